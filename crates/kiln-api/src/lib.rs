@@ -1,0 +1,1 @@
+//! Wire types of the GitLab runner API, shared by `kiln server` and `kiln runner`.

@@ -1,0 +1,1 @@
+//! Pipeline processing: the job and pipeline state machine, pure and clock-free.

@@ -1,14 +1,44 @@
 //! The `kiln` command line: argument parsing, logging set-up and exit codes.
 //!
-//! Everything else lives in library crates; this file only dispatches.
+//! Everything else lives in library crates; each subcommand has one file under
+//! `cmd/` that turns parsed arguments into a library call and an exit code.
 
-use clap::Parser;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Kiln runs GitLab CI pipelines.
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a `.gitlab-ci.yml` and show the jobs it would create.
+    Lint(cmd::lint::LintArgs),
+    /// Run the GitLab-compatible runner agent.
+    Runner(cmd::runner::RunnerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => cmd::lint::run(args),
+        Command::Runner(args) => cmd::runner::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(cmd::EXIT_USAGE)
+        }
+    }
 }

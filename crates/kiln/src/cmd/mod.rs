@@ -1,0 +1,7 @@
+//! One module per subcommand; shared exit codes.
+
+pub(crate) mod lint;
+pub(crate) mod runner;
+
+/// Exit code for usage and configuration errors (clap uses it too).
+pub(crate) const EXIT_USAGE: u8 = 2;

@@ -21,6 +21,7 @@
 
 pub mod context;
 pub mod diag;
+pub mod model;
 pub mod source;
 pub mod sources;
 pub mod yaml;

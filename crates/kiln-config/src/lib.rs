@@ -19,6 +19,7 @@
 //! Every phase records problems in a [`diag::Diagnostics`] list and carries
 //! on, so one run reports all of them.
 
+pub mod compose;
 pub mod context;
 pub mod diag;
 pub mod model;

@@ -116,11 +116,13 @@ fn drop_pipeline(ctx: &mut Ctx, reason: FailureReason) {
 }
 
 /// EE's `DropNotRunnableBuildsService`: builds of a new pipeline that no runner will take.
+/// GitLab runs it before the first processing, when every build is `created`; a build
+/// that processing already made pending has not been taken either, so it fails too.
 fn drop_not_runnable(ctx: &mut Ctx, jobs: &[JobId], reason: FailureReason) -> Result<(), Rejected> {
     for id in jobs {
         let job = job_of(ctx, *id)?;
         let is_build = ctx.state.definition_of(job).is_some_and(|d| !d.is_bridge());
-        if is_build && job.status == Status::Created {
+        if is_build && matches!(job.status, Status::Created | Status::Pending) {
             let _ =
                 ctx.fire(*id, JobEvent::Drop, Extra { failure: Some((reason, None)), ..Extra::default() });
         }

@@ -176,11 +176,16 @@ fn pipeline_decl(words: &[&str]) -> Result<Decl, String> {
     Ok(decl)
 }
 
+fn strip_comment(line: &str) -> &str {
+    if line.trim_start().starts_with('#') { "" } else { line.split(" #").next().unwrap_or("").trim() }
+}
+
 /// Runs a scenario and returns its timeline.
 pub(crate) fn run(text: &str) -> Result<String, String> {
     let mut world = World::new();
     let mut decls: Vec<Decl> = Vec::new();
-    let mut lines = text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty());
+    // `#` starts a comment at the start of a line or after a space; `name#2` is a job attempt.
+    let mut lines = text.lines().map(strip_comment).filter(|l| !l.is_empty());
     for line in lines.by_ref() {
         if line == "events:" {
             break;

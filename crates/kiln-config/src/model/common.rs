@@ -80,3 +80,88 @@ pub enum AllowFailure {
     /// these exit codes only.
     ExitCodes(Vec<i64>),
 }
+
+use crate::model::cx::Cx;
+use crate::model::duration::parse_duration;
+use crate::yaml::{Node, Value};
+
+/// A duration that must parse and stay within `limit` seconds; GitLab's
+/// `DurationValidator`. `variable: true` skips values with `$VAR`.
+pub(crate) fn parse_duration_node(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    loc: &str,
+    what: &str,
+    limit: Option<u64>,
+    variable: bool,
+) -> Option<Duration> {
+    let Value::Str(text) = &node.value else {
+        cx.err(node.span, loc, &format!("{what} should be a duration"));
+        return None;
+    };
+    if variable && text.contains('$') {
+        return Some(Duration { text: text.clone(), seconds: None, span: node.span });
+    }
+    let Some(seconds) = parse_duration(text) else {
+        cx.err(node.span, loc, &format!("{what} should be a duration"));
+        return None;
+    };
+    if limit.is_some_and(|l| seconds > l) {
+        cx.err(node.span, loc, &format!("{what} should not exceed the limit"));
+    }
+    Some(Duration { text: text.clone(), seconds: Some(seconds), span: node.span })
+}
+
+/// `allow_failure:` in jobs: a boolean or `exit_codes:`.
+pub(crate) fn parse_allow_failure(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Option<AllowFailure> {
+    match &node.value {
+        Value::Bool(b) => Some(AllowFailure::Bool(*b)),
+        Value::Map(map) => {
+            let aloc = format!("{loc}:allow_failure");
+            cx.check_keys(map, &["exit_codes"], &aloc);
+            let Some(codes) = map.get("exit_codes") else {
+                cx.err(node.span, &aloc, "config missing required keys: exit_codes");
+                return None;
+            };
+            let list = int_or_ints(codes);
+            match list {
+                Some(list) => Some(AllowFailure::ExitCodes(list)),
+                None => {
+                    cx.err(codes.span, &aloc, "exit codes should be an array of integers or an integer");
+                    None
+                }
+            }
+        }
+        _ => {
+            cx.err(node.span, loc, "allow failure should be a hash or a boolean value");
+            None
+        }
+    }
+}
+
+/// An integer or an array of integers.
+pub(crate) fn int_or_ints(node: &Node) -> Option<Vec<i64>> {
+    match &node.value {
+        Value::Int(i) => Some(vec![*i]),
+        Value::Seq(items) => items.iter().map(|n| n.as_int()).collect(),
+        _ => None,
+    }
+}
+
+/// Parses a `when:` value among `allowed`.
+pub(crate) fn parse_when(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    loc: &str,
+    allowed: &[When],
+    message: &str,
+) -> Option<Spanned<When>> {
+    let when = node.as_str().and_then(When::parse).filter(|w| allowed.contains(w));
+    match when {
+        Some(w) => Some(Spanned::new(w, node.span)),
+        None => {
+            cx.err(node.span, loc, message);
+            None
+        }
+    }
+}

@@ -83,3 +83,11 @@ impl Config {
         self.stages.iter().position(|s| s.value == stage)
     }
 }
+
+pub mod checks;
+pub(crate) mod cx;
+pub mod duration;
+pub(crate) mod parse_job;
+mod root;
+
+pub use root::{check_document, parse_config};

@@ -56,24 +56,8 @@ fn expanded_names(config: &Config) -> HashMap<String, usize> {
                 }
             }
             Some(Parallel::Matrix { entries, .. }) => {
-                for entry in entries {
-                    let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
-                    for (_, values) in &entry.variables {
-                        combos = combos
-                            .iter()
-                            .flat_map(|c| {
-                                values.iter().map(move |v| {
-                                    let mut c = c.clone();
-                                    c.push(v.as_str());
-                                    c
-                                })
-                            })
-                            .take(1000)
-                            .collect();
-                    }
-                    for combo in combos {
-                        names.insert(format!("{}: [{}]", job.name.value, combo.join(", ")), i);
-                    }
+                for name in matrix_names(&job.name.value, entries) {
+                    names.insert(name, i);
                 }
             }
             None => {}
@@ -145,15 +129,25 @@ fn check_needs(
     needs: Option<&[Need]>,
 ) {
     let Some(needs) = needs else { return };
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut duplicated: Vec<&str> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut duplicated: Vec<String> = Vec::new();
     let mut count = 0;
     for need in needs {
         let Need::Job(n) = need else { continue };
-        count += 1;
-        check_dependency(cx, config, names, job, &n.job, "need", n.optional);
-        if !seen.insert(n.job.value.as_str()) && !duplicated.contains(&n.job.value.as_str()) {
-            duplicated.push(&n.job.value);
+        // A need with `parallel:matrix` names the expanded jobs it picks.
+        let targets: Vec<Spanned<String>> = match &n.matrix {
+            Some(entries) => matrix_names(&n.job.value, entries)
+                .into_iter()
+                .map(|name| Spanned::new(name, n.job.span))
+                .collect(),
+            None => vec![n.job.clone()],
+        };
+        for target in targets {
+            count += 1;
+            check_dependency(cx, config, names, job, &target, "need", n.optional);
+            if !seen.insert(target.value.clone()) && !duplicated.contains(&target.value) {
+                duplicated.push(target.value);
+            }
         }
     }
     if !duplicated.is_empty() {
@@ -246,4 +240,28 @@ fn check_cycles(cx: &mut Cx<'_>, config: &Config, names: &HashMap<String, usize>
             }
         }
     }
+}
+
+/// `name: [v1, v2]` for every combination of a matrix, as GitLab names
+/// the jobs it expands (bounded: the matrix limit is checked elsewhere).
+fn matrix_names(name: &str, entries: &[crate::model::MatrixEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
+        for (_, values) in &entry.variables {
+            combos = combos
+                .iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push(v.as_str());
+                        c
+                    })
+                })
+                .take(1000)
+                .collect();
+        }
+        out.extend(combos.into_iter().map(|combo| format!("{name}: [{}]", combo.join(", "))));
+    }
+    out
 }

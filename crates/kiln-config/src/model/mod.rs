@@ -91,3 +91,5 @@ pub(crate) mod parse_job;
 mod root;
 
 pub use root::{check_document, parse_config};
+pub mod render;
+pub use render::render;

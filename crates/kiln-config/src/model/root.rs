@@ -34,9 +34,14 @@ const GLOBAL: &[&str] = &["default", "workflow"];
 /// Reads a merged pipeline into a [`Config`] and runs GitLab's static
 /// cross-job checks.
 pub fn parse_config(root: &Node, opts: &ModelOptions, diags: &mut Diagnostics) -> Config {
+    let errors_before = diags.errors().count();
     let mut cx = Cx { diags, strict: opts.strict };
     let Some(config) = read_root(&mut cx, root) else { return Config::default() };
-    cross_job_checks(&mut cx, &config);
+    // As GitLab, the logical checks run only on a configuration whose
+    // keywords are valid: on a broken one they would mostly repeat errors.
+    if cx.diags.errors().count() == errors_before {
+        cross_job_checks(&mut cx, &config);
+    }
     config
 }
 

@@ -26,9 +26,17 @@ pub struct Rule {
 
 /// A `rules:if` expression: its text, and the parsed form when the text is
 /// valid (an invalid one was reported as "invalid expression syntax").
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct IfExpr {
     pub text: Spanned<String>,
+    pub expr: Option<kiln_expr::Expression>,
+}
+
+impl PartialEq for IfExpr {
+    /// Two expressions are the same when their text is.
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 /// `rules:changes` as a list or as `paths` + `compare_to`.
@@ -154,7 +162,14 @@ fn parse_rule(cx: &mut Cx<'_>, node: &Node, loc: &str, kind: RulesKind) -> Optio
                     if cx.strict && text.value.is_empty() {
                         cx.err(value.span, loc, "if can't be blank");
                     }
-                    rule.if_ = Some(IfExpr { text });
+                    let expr = match kiln_expr::Expression::parse(&text.value) {
+                        Ok(e) => Some(e),
+                        Err(e) => {
+                            cx.err(column_span(value, e.column), loc, "if invalid expression syntax");
+                            None
+                        }
+                    };
+                    rule.if_ = Some(IfExpr { text, expr });
                 }
             }
             "changes" => rule.changes = parse_changes(cx, value, &sub(loc, "changes")),
@@ -329,4 +344,20 @@ fn valid_ref_pattern(s: &str) -> bool {
         }
         _ => true,
     }
+}
+
+/// The position of character `column` (1-based) of a one-line scalar, or
+/// the scalar's own span when it spans lines.
+fn column_span(node: &Node, column: usize) -> crate::source::Span {
+    let span = node.span;
+    let Some(text) = node.as_str() else { return span };
+    if span.start.line != span.end.line {
+        return span;
+    }
+    let width = span.end.column.saturating_sub(span.start.column) as usize;
+    let quoted = width == text.chars().count() + 2;
+    let offset = u32::try_from(column.saturating_sub(1) + usize::from(quoted)).unwrap_or(0);
+    let mut pos = span.start;
+    pos.column = pos.column.saturating_add(offset);
+    crate::source::Span::point(span.file, pos)
 }

@@ -38,3 +38,44 @@ pub fn missing_dependency(
         .any(artifacts_gone)
         .then_some(FailureReason::MissingDependencyFailure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{JobDefinition, Need, PipelineSettings};
+    use crate::state::{PipelineId, Timestamp};
+
+    fn state(defs: Vec<JobDefinition>) -> PipelineState {
+        PipelineState::new(PipelineId(1), PipelineSettings::default(), defs, Timestamp(0)).unwrap()
+    }
+
+    #[test]
+    fn earlier_stages_by_default_narrowed_by_dependencies() {
+        let mut test = JobDefinition::new("test", 1);
+        let mut only_a = JobDefinition::new("only_a", 1);
+        only_a.dependencies = Some(vec!["a".into()]);
+        let mut none = JobDefinition::new("none", 1);
+        none.dependencies = Some(vec![]);
+        test.dependencies = None;
+        let s = state(vec![JobDefinition::new("a", 0), JobDefinition::new("b", 0), test, only_a, none]);
+        assert_eq!(dependencies_of(&s, JobId(2)), vec![JobId(0), JobId(1)]);
+        assert_eq!(dependencies_of(&s, JobId(3)), vec![JobId(0)]);
+        assert!(dependencies_of(&s, JobId(4)).is_empty());
+    }
+
+    #[test]
+    fn needs_without_artifacts_are_not_dependencies() {
+        let mut d = JobDefinition::new("d", 1);
+        d.needs = Some(vec![
+            Need { job: "a".into(), optional: false, artifacts: true },
+            Need { job: "b".into(), optional: false, artifacts: false },
+        ]);
+        let s = state(vec![JobDefinition::new("a", 0), JobDefinition::new("b", 0), d]);
+        assert_eq!(dependencies_of(&s, JobId(2)), vec![JobId(0)]);
+        assert_eq!(
+            missing_dependency(&s, JobId(2), |j| j == JobId(0)),
+            Some(FailureReason::MissingDependencyFailure)
+        );
+        assert_eq!(missing_dependency(&s, JobId(2), |j| j == JobId(1)), None);
+    }
+}

@@ -285,7 +285,5 @@ fn check_paths_clause(node: &Node, name: &str, keys: &[&str], diags: &mut Diagno
 
 /// Whether `src` parses as a `rules:if` expression.
 fn is_valid_expression(src: &str) -> bool {
-    // The expression grammar lives in kiln-expr; until its parser is
-    // available this only checks that there is an expression at all.
-    !src.trim().is_empty()
+    kiln_expr::Expression::parse(src).is_ok()
 }

@@ -2,6 +2,8 @@
 //! `Interpolation::Inputs` runs on defaults and on the values an `include:`
 //! passes (type, `options`, `regex`, required, unknown).
 
+use std::collections::BTreeMap;
+
 use crate::source::Span;
 use crate::yaml::{Map, Node, Value};
 
@@ -124,4 +126,65 @@ pub(crate) fn ruby_eq(a: &Node, b: &Node) -> bool {
         }
         (x, y) => x == y,
     }
+}
+/// The values of every input after checking the arguments an include (or
+/// the pipeline) passed: the `Inputs` class of GitLab's interpolation.
+pub(crate) struct ResolvedInputs {
+    pub(crate) values: BTreeMap<String, Node>,
+    pub(crate) errors: Vec<InputError>,
+}
+
+/// Resolves `args` against the `spec:inputs` map `specs`. Defaults were
+/// already checked by `check_spec_syntax`, so only the provided values,
+/// missing required inputs and unknown arguments are reported here.
+/// `at` is where to point for problems that have no node of their own.
+pub(crate) fn resolve(specs: Option<&Map>, args: Option<&Map>, at: Span) -> ResolvedInputs {
+    let mut errors = Vec::new();
+    let mut values = BTreeMap::new();
+    if let Some(args) = args {
+        let unknown: Vec<&str> = args.keys().filter(|k| !specs.is_some_and(|s| s.contains_key(k))).collect();
+        if let Some(first) = unknown.first() {
+            let span = args.get_entry(first).map_or(at, |(k, _)| k.span);
+            errors.push(InputError {
+                message: format!("unknown input arguments: {}", unknown.join(", ")),
+                span,
+            });
+        }
+    }
+    for (name, spec) in specs.into_iter().flat_map(Map::iter) {
+        let name = name.name.as_str();
+        let Some(ty) = InputType::of(Some(spec)) else {
+            errors.push(InputError {
+                message: format!(
+                    "unknown input specification for `{name}` (valid types: {})",
+                    INPUT_TYPES.join(", ")
+                ),
+                span: spec.span,
+            });
+            continue;
+        };
+        let spec_map = spec.as_map();
+        let provided = args.and_then(|a| a.get(name)).filter(|v| !v.is_null());
+        let default = spec_map.and_then(|s| s.get("default"));
+        match (provided, default) {
+            (Some(value), _) => {
+                let problems = validate_value(name, spec_map, ty, value, false);
+                if problems.is_empty() {
+                    values.insert(name.to_string(), value.clone());
+                }
+                errors.extend(problems);
+            }
+            (None, Some(default)) => {
+                values.insert(name.to_string(), default.clone());
+            }
+            (None, None) => {
+                let span = args.and_then(|a| a.get_entry(name)).map_or(at, |(k, _)| k.span);
+                errors.push(InputError {
+                    message: format!("`{name}` input: required value has not been provided"),
+                    span,
+                });
+            }
+        }
+    }
+    ResolvedInputs { values, errors }
 }

@@ -45,9 +45,10 @@ impl Expression {
     /// `present?`. So a bare `$VAR` is true when `VAR` is set to something other than blank (empty or
     /// white space only), and `$EMPTY && $SET` is true because Ruby's `&&` treats `""` as true.
     ///
-    /// `Err` is returned only where GitLab's evaluation raises an error that is not an expression error
-    /// (see [`EvalErrorKind`]); no valid rule can reach one with plain variables. GitLab treats a rule
-    /// that fails to evaluate as not matching.
+    /// `Err` is returned only where GitLab's evaluation raises a Ruby error rather than answering (see
+    /// [`EvalErrorKind`]): matching against `true` or a number, or comparing a pattern with something
+    /// else. Variables alone never cause one, since they always hold strings. A caller imitating
+    /// `Statement#truthful?` treats an `Err` as "does not match".
     pub fn evaluate(&self, vars: &impl Lookup) -> Result<bool, EvalError> {
         self.evaluate_with_inputs(vars, &NoInputs)
     }
@@ -154,8 +155,8 @@ impl EvalError {
 pub enum EvalErrorKind {
     /// The right operand of `=~` or `!~` is `true` or a number, for example `$A =~ true`.
     NotAPattern,
-    /// A regex compared with `==` or `!=` to something that is not a regex, regex on the left
-    /// (`/a.+/ == "x"`).
+    /// A pattern on the left of `==` or `!=` with something else on the right (`/a.+/ == "x"`), or a
+    /// number on the left with a pattern on the right. (A string or `null` on the left is simply unequal.)
     RegexComparison,
 }
 

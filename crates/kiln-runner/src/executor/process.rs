@@ -1,0 +1,189 @@
+//! Running one child process for a job: its own process group, combined stdout/stderr
+//! through one pipe (so output interleaves as on a terminal), cancellation as SIGTERM to
+//! the group, a grace period, then SIGKILL.
+//!
+//! When the main process exits, whatever is left in its group (background jobs of the
+//! script) is killed, so no process outlives its stage.
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSpec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Added to (or, with `clear_env`, replacing) the runner's environment.
+    pub env: Vec<(OsString, OsString)>,
+    pub clear_env: bool,
+    pub cwd: Option<PathBuf>,
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessExit {
+    /// The exit code, if it exited normally.
+    pub code: Option<i32>,
+    /// The terminating signal, if any.
+    pub signal: Option<i32>,
+    /// Whether the run was canceled through the token.
+    pub canceled: bool,
+}
+
+impl ProcessExit {
+    /// Exit code as a shell would report it (`128 + signal` for signals).
+    pub fn shell_code(&self) -> i32 {
+        self.code.or(self.signal.map(|s| 128 + s)).unwrap_or(-1)
+    }
+}
+
+/// Grace periods for stopping a process group.
+#[derive(Debug, Clone, Copy)]
+pub struct KillTimeouts {
+    /// SIGTERM → SIGKILL.
+    pub graceful: Duration,
+    /// SIGKILL → give up waiting.
+    pub force: Duration,
+}
+
+impl Default for KillTimeouts {
+    fn default() -> Self {
+        KillTimeouts { graceful: Duration::from_secs(600), force: Duration::from_secs(10) }
+    }
+}
+
+/// After the main process exits, how long stray writers may keep the pipe open.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+fn command(spec: &ProcessSpec) -> Command {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args);
+    if spec.clear_env {
+        cmd.env_clear();
+    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.process_group(0);
+    cmd.stdin(Stdio::null());
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// Runs a process with stdout and stderr combined, feeding every chunk to `sink`.
+pub async fn run_combined(
+    spec: &ProcessSpec,
+    sink: &(dyn Fn(&[u8]) + Sync),
+    cancel: &CancellationToken,
+    timeouts: KillTimeouts,
+) -> std::io::Result<ProcessExit> {
+    let (reader, writer) = std::io::pipe()?;
+    let writer2 = writer.try_clone()?;
+    let mut cmd = command(spec);
+    cmd.stdout(Stdio::from(OwnedFd::from(writer)));
+    cmd.stderr(Stdio::from(OwnedFd::from(writer2)));
+    let child = cmd.spawn()?;
+    // The parent's copies of the write end live in `cmd`; drop them so EOF can arrive.
+    drop(cmd);
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
+    supervise(child, vec![Box::new(rx)], sink, cancel, timeouts).await.map(|(exit, _)| exit)
+}
+
+/// Runs a process capturing stdout, feeding stderr to `sink`; returns stdout too.
+pub async fn run_capture(
+    spec: &ProcessSpec,
+    sink: &(dyn Fn(&[u8]) + Sync),
+    cancel: &CancellationToken,
+    timeouts: KillTimeouts,
+) -> std::io::Result<(ProcessExit, Vec<u8>)> {
+    let mut cmd = command(spec);
+    cmd.stdout(Stdio::piped());
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    drop(cmd);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let mut readers: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = Vec::new();
+    if let Some(e) = stderr {
+        readers.push(Box::new(e));
+    }
+    let out_reader = stdout;
+    let capture = async move {
+        let mut buf = Vec::new();
+        if let Some(mut o) = out_reader {
+            let _ = o.read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let (result, captured) = tokio::join!(supervise(child, readers, sink, cancel, timeouts), capture);
+    result.map(|(exit, _)| (exit, captured))
+}
+
+type Reader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+
+async fn supervise(
+    mut child: tokio::process::Child,
+    readers: Vec<Reader>,
+    sink: &(dyn Fn(&[u8]) + Sync),
+    cancel: &CancellationToken,
+    timeouts: KillTimeouts,
+) -> std::io::Result<(ProcessExit, ())> {
+    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+    let pump = async {
+        for mut r in readers {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink(&buf[..n]),
+                }
+            }
+        }
+    };
+    tokio::pin!(pump);
+    let mut pump_done = false;
+    let mut canceled = false;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status?,
+            () = &mut pump, if !pump_done => pump_done = true,
+            () = cancel.cancelled(), if !canceled => {
+                canceled = true;
+                if let Some(pgid) = pgid {
+                    let _ = killpg(pgid, Signal::SIGTERM);
+                }
+                match tokio::time::timeout(timeouts.graceful, child.wait()).await {
+                    Ok(status) => break status?,
+                    Err(_) => {
+                        if let Some(pgid) = pgid {
+                            let _ = killpg(pgid, Signal::SIGKILL);
+                        }
+                        match tokio::time::timeout(timeouts.force, child.wait()).await {
+                            Ok(status) => break status?,
+                            Err(_) => return Err(std::io::Error::other("process did not stop after SIGKILL")),
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // Nothing of this stage may outlive it: background jobs go too.
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    if !pump_done {
+        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pump).await;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    Ok((ProcessExit { code: status.code(), signal: status.signal(), canceled }, ()))
+}

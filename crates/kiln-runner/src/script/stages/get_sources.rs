@@ -1,0 +1,212 @@
+//! `get_sources`: fetch the repository with the `git` CLI, as GitLab Runner does.
+//!
+//! Honours `GIT_STRATEGY` (`clone`, `fetch`, `none`, `empty`), `GIT_DEPTH` (via
+//! `git_info.depth`), refspecs, `GIT_CHECKOUT`, `GIT_CLEAN_FLAGS`, `GIT_FETCH_EXTRA_FLAGS`,
+//! the submodule variables and `GIT_LFS_SKIP_SMUDGE`. The remote URL carries the job
+//! token, so it is never echoed.
+
+use crate::script::ScriptWriter;
+use crate::script::stages::{ScriptContext, prelude};
+
+/// `GIT_STRATEGY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitStrategy {
+    Clone,
+    Fetch,
+    None,
+    Empty,
+}
+
+/// The effective strategy: the variable, else `fetch` when the project allows it, else `clone`.
+pub fn git_strategy(ctx: &ScriptContext<'_>) -> GitStrategy {
+    match ctx.var("GIT_STRATEGY").unwrap_or("") {
+        "clone" => GitStrategy::Clone,
+        "fetch" => GitStrategy::Fetch,
+        "none" => GitStrategy::None,
+        "empty" => GitStrategy::Empty,
+        _ if ctx.job.allow_git_fetch => GitStrategy::Fetch,
+        _ => GitStrategy::Clone,
+    }
+}
+
+fn split_flags(value: &str) -> Vec<&str> {
+    value.split_whitespace().collect()
+}
+
+pub(crate) fn get_sources(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> bool {
+    prelude(ctx, w, false);
+    w.variable("GIT_TERMINAL_PROMPT", "0");
+    w.variable("GCM_INTERACTIVE", "Never");
+    if let Some(pre) = ctx.hooks.pre_get_sources {
+        w.line(pre);
+    }
+    for hook in ctx.job.hooks.iter().filter(|h| h.name == "pre_get_sources_script") {
+        for line in &hook.script {
+            w.user_command(line);
+        }
+    }
+    match git_strategy(ctx) {
+        GitStrategy::None => {
+            w.notice("Skipping Git repository setup");
+            w.mkdir(ctx.project_dir);
+        }
+        GitStrategy::Empty => {
+            w.notice("Skipping Git repository setup and creating an empty build directory");
+            w.rm_dir(ctx.project_dir);
+            w.mkdir(ctx.project_dir);
+        }
+        strategy @ (GitStrategy::Clone | GitStrategy::Fetch) => {
+            fetch(ctx, w, strategy == GitStrategy::Clone);
+            checkout(ctx, w);
+            submodules(ctx, w);
+        }
+    }
+    for hook in ctx.job.hooks.iter().filter(|h| h.name == "post_get_sources_script") {
+        for line in &hook.script {
+            w.user_command(line);
+        }
+    }
+    if let Some(post) = ctx.hooks.post_get_sources {
+        w.line(post);
+    }
+    true
+}
+
+fn fetch(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, clone: bool) {
+    let dir = ctx.project_dir;
+    let template = format!("{}/git-template", ctx.tmp_dir);
+    if clone {
+        w.rm_dir(dir);
+    }
+    w.mkdir(&template);
+    w.command("git", &["config", "-f", &format!("{template}/config"), "fetch.recurseSubmodules", "false"]);
+    let lfs_skip = ctx.var("GIT_LFS_SKIP_SMUDGE").is_none();
+    if lfs_skip {
+        w.variable("GIT_LFS_SKIP_SMUDGE", "1");
+    }
+    w.if_directory(&format!("{dir}/.git"));
+    w.notice(&format!("Reinitialized existing Git repository in {dir}/.git/"));
+    w.else_branch();
+    w.notice("Created fresh repository.");
+    w.end_if();
+    w.command("git", &["init", dir, "--template", &template, "--quiet"]);
+    w.cd(dir);
+    // Stale lock files from an interrupted job would make every later fetch fail.
+    for lock in ["index.lock", "shallow.lock", "HEAD.lock", "config.lock"] {
+        w.rm_file(&format!("{dir}/.git/{lock}"));
+    }
+    let url = ctx.job.git_info.repo_url.as_str();
+    w.if_cmd("git", &["remote", "add", "origin", url]);
+    w.else_branch();
+    w.command("git", &["remote", "set-url", "origin", url]);
+    w.end_if();
+    let depth = ctx.job.git_info.depth;
+    if depth > 0 {
+        w.notice(&format!("Fetching changes with git depth set to {depth}..."));
+    } else {
+        w.notice("Fetching changes...");
+    }
+    let mut args: Vec<String> = vec!["fetch".into(), "origin".into(), "--no-recurse-submodules".into()];
+    let refspecs = if ctx.job.git_info.refspecs.is_empty() {
+        vec!["+refs/heads/*:refs/remotes/origin/*".to_string(), "+refs/tags/*:refs/tags/*".to_string()]
+    } else {
+        ctx.job.git_info.refspecs.clone()
+    };
+    args.extend(refspecs);
+    if depth > 0 {
+        args.push("--depth".into());
+        args.push(depth.to_string());
+    }
+    let extra = ctx.var("GIT_FETCH_EXTRA_FLAGS").unwrap_or("--prune --quiet");
+    args.extend(split_flags(extra).into_iter().map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if depth <= 0 {
+        // A full fetch into a shallow repository must unshallow it.
+        w.if_file(&format!("{dir}/.git/shallow"));
+        let mut unshallow = args.clone();
+        unshallow.push("--unshallow");
+        w.command("git", &unshallow);
+        w.else_branch();
+        w.command("git", &args);
+        w.end_if();
+    } else {
+        w.command("git", &args);
+    }
+}
+
+fn checkout(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) {
+    let info = &ctx.job.git_info;
+    if ctx.var("GIT_CHECKOUT") == Some("false") {
+        w.notice("Skipping Git checkout");
+        return;
+    }
+    let short: String = info.sha.chars().take(8).collect();
+    w.notice(&format!("Checking out {short} as detached HEAD (ref is {})...", info.ref_name));
+    w.command("git", &["-c", "submodule.recurse=false", "checkout", "-f", "-q", &info.sha]);
+    let clean = ctx.var("GIT_CLEAN_FLAGS").unwrap_or("-ffdx");
+    if clean != "none" {
+        let mut args = vec!["clean"];
+        args.extend(split_flags(clean));
+        w.command("git", &args);
+    }
+    if ctx.var("GIT_LFS_SKIP_SMUDGE").is_none() {
+        w.if_cmd("git", &["lfs", "version"]);
+        w.command("git", &["lfs", "pull"]);
+        w.end_if();
+    }
+}
+
+fn submodules(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) {
+    let strategy = ctx.var("GIT_SUBMODULE_STRATEGY").unwrap_or("none");
+    let recursive = match strategy {
+        "normal" => false,
+        "recursive" => true,
+        _ => {
+            w.notice("Skipping Git submodules setup");
+            return;
+        }
+    };
+    w.notice(&format!("Updating/initializing submodules{}...", if recursive { " recursively" } else { "" }));
+    w.command("git", &["submodule", "init"]);
+    let mut sync = vec!["submodule", "sync"];
+    if recursive {
+        sync.push("--recursive");
+    }
+    w.command("git", &sync);
+    let depth = ctx.var("GIT_SUBMODULE_DEPTH").map(str::to_string);
+    let mut update: Vec<&str> = vec!["submodule", "update", "--init"];
+    if recursive {
+        update.push("--recursive");
+    }
+    if let Some(d) = depth.as_deref().filter(|d| d.parse::<u32>().is_ok_and(|d| d > 0)) {
+        update.push("--depth");
+        update.push(d);
+    }
+    let flags = ctx.var("GIT_SUBMODULE_UPDATE_FLAGS").unwrap_or("");
+    update.extend(split_flags(flags));
+    let paths = ctx.var("GIT_SUBMODULE_PATHS").unwrap_or("");
+    if !paths.trim().is_empty() {
+        update.push("--");
+        update.extend(split_flags(paths));
+    }
+    w.command("git", &update);
+    let mut foreach = vec!["submodule", "foreach"];
+    if recursive {
+        foreach.push("--recursive");
+    }
+    let mut clean = foreach.clone();
+    clean.push("git clean -ffdx");
+    w.command("git", &clean);
+    let mut reset = foreach;
+    reset.push("git reset --hard");
+    w.command("git", &reset);
+}
+
+pub(crate) fn clear_worktree(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> bool {
+    w.if_directory(&format!("{}/.git", ctx.project_dir));
+    w.cd(ctx.project_dir);
+    w.command("git", &["clean", "-ffdx"]);
+    w.command("git", &["reset", "--hard"]);
+    w.end_if();
+    true
+}

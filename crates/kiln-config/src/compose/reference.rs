@@ -37,12 +37,24 @@ struct Resolver<'a> {
 /// Resolves every `!reference` in `root`. A reference that cannot be
 /// resolved is reported and becomes null.
 pub(crate) fn resolve_references(root: &Node, diags: &mut Diagnostics) -> Node {
-    let mut resolver = Resolver { original: root, memo: HashMap::new(), in_progress: HashSet::new(), diags };
+    let mut found = Diagnostics::default();
+    let mut resolver =
+        Resolver { original: root, memo: HashMap::new(), in_progress: HashSet::new(), diags: &mut found };
     let mut path = Vec::new();
-    match resolver.tree(root, &mut path) {
+    let resolved = match resolver.tree(root, &mut path) {
         Ok(node) => node,
         Err(()) => Node::null(root.span),
+    };
+    // `extends` copies a tag into every job that extends its holder; the
+    // copies fail alike, and one report is enough.
+    let mut seen = Vec::new();
+    for diag in found {
+        if !seen.contains(&diag) {
+            seen.push(diag.clone());
+            diags.push(diag);
+        }
     }
+    resolved
 }
 
 impl Resolver<'_> {

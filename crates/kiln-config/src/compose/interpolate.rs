@@ -71,7 +71,9 @@ impl Walker<'_, '_> {
                 }
                 Ok(Node::new(Value::Map(out), node.span))
             }
-            Value::Seq(items) | Value::Reference(items) => {
+            // GitLab leaves `!reference` tags as they are.
+            Value::Reference(_) => Ok(node.clone()),
+            Value::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     let new_item = self.node(item)?;
@@ -82,12 +84,7 @@ impl Walker<'_, '_> {
                         (_, value) => out.push(Node::new(value, new_item.span)),
                     }
                 }
-                let value = if matches!(node.value, Value::Reference(_)) {
-                    Value::Reference(out)
-                } else {
-                    Value::Seq(out)
-                };
-                Ok(Node::new(value, node.span))
+                Ok(Node::new(Value::Seq(out), node.span))
             }
             Value::Str(text) => self.string(text, node.span),
             _ => Ok(node.clone()),

@@ -103,27 +103,28 @@ pub fn compose(
         }
     };
     let start = document::file_start(file);
+    let mut includer = Includer::new(ctx, sources, opts, files, diags);
     let content = match &doc.header {
         Some(header) => {
             let args = (!opts.inputs.is_empty()).then(|| Node::new(Value::Map(opts.inputs.clone()), start));
-            let variables = ctx.predefined_variables();
-            let interpolated = include::interpolate_with_header(
+            match includer.apply_header(
                 header,
                 doc.content.as_ref(),
                 args.as_ref(),
                 start,
-                &variables,
+                &Origin::Repository,
                 "",
-                diags,
-            );
-            match interpolated {
+            ) {
                 Some(content) => Some(content),
-                None => return Composed { root: None, inputs_header: doc.header, included: Vec::new() },
+                None => {
+                    let included = std::mem::take(&mut includer.included);
+                    return Composed { root: None, inputs_header: doc.header, included };
+                }
             }
         }
         None => {
             if let Some((first, _)) = opts.inputs.iter().next() {
-                diags.error(
+                includer.diags.error(
                     first.span,
                     "Given inputs not defined in the `spec` section of the included configuration file",
                 );
@@ -134,7 +135,6 @@ pub fn compose(
     let Some(content) = content else {
         return Composed { root: Some(Node::null(start)), inputs_header: doc.header, included: Vec::new() };
     };
-    let mut includer = Includer::new(ctx, sources, opts, files, diags);
     let merged = includer.expand(content, &Origin::Repository);
     let included = std::mem::take(&mut includer.included);
     let root = finish(merged, diags);

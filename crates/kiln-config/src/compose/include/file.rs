@@ -2,33 +2,45 @@
 //! GitLab's message when it cannot be read, then loading it with its
 //! header, inputs and interpolation, and expanding its own includes.
 
-use crate::diag::Diagnostics;
 use crate::source::Span;
 use crate::yaml::Node;
 
 use super::super::document::{self, Document};
 use super::super::include_syntax::{has_yaml_extension, is_strict_base64, is_valid_url};
-use super::super::inputs;
-use super::super::interpolate::{self, Context};
-use super::super::spec_syntax::check_spec_syntax;
 use super::super::util::ruby_to_s;
 use super::location::{Kind, Location};
 use super::{IncludeKind, IncludedFile, Includer, Origin};
 
 /// A file's text and what its own includes are relative to.
-struct Fetched {
+pub(super) struct Fetched {
     /// The location as GitLab names it in messages.
-    location: String,
+    pub(super) location: String,
     /// The name the file gets in the source map.
     display: String,
     text: String,
-    origin: Origin,
+    pub(super) origin: Origin,
     kind: IncludeKind,
 }
 
 impl Includer<'_> {
     /// Reads, checks, interpolates and expands one included file.
     pub(super) fn include_file(&mut self, location: &Location<'_>, origin: &Origin) -> Option<Node> {
+        let (fetched, doc) = self.read(location, origin)?;
+        let prefix = format!("`{}`: ", fetched.location);
+        let content = self.interpolate(&doc, location, &prefix, &fetched.origin)?;
+        let Some(content) = content.filter(|c| c.as_map().is_some_and(|m| !m.is_empty())) else {
+            self.diags.error(
+                location.entry.span,
+                format!("Included file `{}` does not have valid YAML syntax!", fetched.location),
+            );
+            return None;
+        };
+        Some(self.expand(content, &fetched.origin))
+    }
+
+    /// Fetches, registers and loads one file: what it is and its
+    /// documents, or `None` after reporting why it cannot be used.
+    pub(super) fn read(&mut self, location: &Location<'_>, origin: &Origin) -> Option<(Fetched, Document)> {
         let fetched = self.fetch(location, origin)?;
         if !self.account(fetched.text.len(), location.entry.span) {
             return None;
@@ -40,23 +52,13 @@ impl Includer<'_> {
             file,
             included_at: location.entry.span,
         });
-        let prefix = format!("`{}`: ", fetched.location);
-        let doc = match document::load(file, &fetched.text, &self.opts.limits) {
-            Ok(doc) => doc,
+        match document::load(file, &fetched.text, &self.opts.limits) {
+            Ok(doc) => Some((fetched, doc)),
             Err(diag) => {
-                self.diags.error(diag.span, format!("{prefix}{}", diag.message));
-                return None;
+                self.diags.error(diag.span, format!("`{}`: {}", fetched.location, diag.message));
+                None
             }
-        };
-        let content = self.interpolate(&doc, location, &prefix, &fetched.origin)?;
-        let Some(content) = content.filter(|c| c.as_map().is_some_and(|m| !m.is_empty())) else {
-            self.diags.error(
-                location.entry.span,
-                format!("Included file `{}` does not have valid YAML syntax!", fetched.location),
-            );
-            return None;
-        };
-        Some(self.expand(content, &fetched.origin))
+        }
     }
 
     /// The file's text, or `None` after reporting why there is none.
@@ -241,64 +243,7 @@ impl Includer<'_> {
             }
             return Some(doc.content.clone());
         };
-        let variables = self.variables_for(origin).clone();
-        interpolate_with_header(header, doc.content.as_ref(), args, at, &variables, prefix, self.diags)
-            .map(Some)
-    }
-}
-
-/// Checks a header, resolves the inputs against it and interpolates the
-/// content. Problems are reported with `prefix` (the file's location for
-/// included files, nothing for the main file).
-pub(crate) fn interpolate_with_header(
-    header: &Node,
-    content: Option<&Node>,
-    args: Option<&Node>,
-    at: Span,
-    variables: &std::collections::BTreeMap<String, String>,
-    prefix: &str,
-    diags: &mut Diagnostics,
-) -> Option<Node> {
-    let mut problems = Diagnostics::default();
-    if let Some(map) = header.as_map() {
-        if let Some((names, first)) = super::super::util::unknown_keys(map, &["spec"]) {
-            problems.error(first.span, format!("header config contains unknown keys: {names}"));
-        }
-        if let Some(spec) = map.get("spec") {
-            check_spec_syntax(spec, &mut problems);
-        }
-    }
-    if problems.has_errors() {
-        diags.extend(problems.into_iter().map(|mut d| {
-            d.message = format!("{prefix}{}", d.message);
-            d
-        }));
-        return None;
-    }
-    let specs = header.get("spec").and_then(|s| s.get("inputs")).and_then(Node::as_map);
-    if let Some(args) = args
-        && args.as_map().is_none()
-    {
-        diags.error(args.span, format!("{prefix}include inputs should be a hash"));
-        return None;
-    }
-    let resolved = inputs::resolve(specs, args.and_then(Node::as_map), at);
-    if !resolved.errors.is_empty() {
-        for e in resolved.errors {
-            diags.error(e.span, format!("{prefix}{}", e.message));
-        }
-        return None;
-    }
-    let content = content?;
-    let cx = Context { inputs: &resolved.values, variables };
-    match interpolate::interpolate(content, &cx) {
-        Ok(node) => Some(node),
-        Err(errors) => {
-            for e in errors {
-                diags.error(e.span, format!("{prefix}{}", e.message));
-            }
-            None
-        }
+        self.apply_header(header, doc.content.as_ref(), args, at, origin, prefix).map(Some)
     }
 }
 

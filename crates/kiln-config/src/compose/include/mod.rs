@@ -4,6 +4,7 @@
 //! the including file is merged last, so it wins.
 
 mod file;
+mod header;
 mod location;
 mod rules;
 
@@ -17,8 +18,6 @@ use crate::yaml::{Map, Node, Value};
 
 use super::ComposeOptions;
 use super::merge::merge_maps;
-
-pub(crate) use file::interpolate_with_header;
 
 /// Where a file came from, which decides what its own `include:local`
 /// entries and `rules:exists` read, and whether variables are available.
@@ -120,12 +119,7 @@ impl<'a> Includer<'a> {
         let locations = self.locations(&include, origin);
         // GitLab counts every file of one level before reading any of them.
         for location in &locations {
-            self.count += 1;
-            if self.count > self.opts.max_includes {
-                self.stop(
-                    location.entry.span,
-                    format!("Maximum of {} nested includes are allowed!", self.opts.max_includes),
-                );
+            if !self.count_file(location.entry.span) {
                 return Node::new(Value::Map(map), span);
             }
         }
@@ -139,6 +133,17 @@ impl<'a> Includer<'a> {
             }
         }
         Node::new(Value::Map(merge_maps(merged, map)), span)
+    }
+
+    /// Counts one more file against `max_includes`; false (after reporting)
+    /// when that is one too many.
+    fn count_file(&mut self, span: Span) -> bool {
+        self.count += 1;
+        if self.count > self.opts.max_includes {
+            self.stop(span, format!("Maximum of {} nested includes are allowed!", self.opts.max_includes));
+            return false;
+        }
+        true
     }
 
     /// Reports a limit and stops reading files.

@@ -170,6 +170,8 @@ impl<'a> Includer<'a> {
                 Some((project, git_ref)) => {
                     self.sources.projects.list_files(project, git_ref).map_err(|e| e.to_string())
                 }
+                // A remote file has no project: nothing exists there.
+                None if *origin == Origin::Detached => Ok(Vec::new()),
                 None => self.list_origin_files(origin),
             }
         };

@@ -39,7 +39,13 @@ fn repository(dir: &Path) -> MemoryRepository {
 
 /// Composes `main` in the case folder `rel`: the view's jobs (name and
 /// flattened script) and the rendered diagnostics.
-fn run(rel: &str, main: &str) -> (Vec<(String, Vec<String>)>, Vec<String>, Option<Node>) {
+/// Jobs by name with their flattened scripts.
+type Jobs = Vec<(String, Vec<String>)>;
+
+/// A preview subcase: folder, main file, expected jobs and scripts.
+type Preview<'a> = (&'a str, &'a str, &'a [(&'a str, &'a [&'a str])]);
+
+fn run(rel: &str, main: &str) -> (Jobs, Vec<String>, Option<Node>) {
     let dir = case_dir(rel);
     let repo = repository(&dir);
     let text = std::fs::read_to_string(dir.join(main)).unwrap();
@@ -77,7 +83,7 @@ fn run(rel: &str, main: &str) -> (Vec<(String, Vec<String>)>, Vec<String>, Optio
     (jobs, messages, view)
 }
 
-fn jobs(expected: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+fn jobs(expected: &[(&str, &[&str])]) -> Jobs {
     expected.iter().map(|(n, s)| (n.to_string(), s.iter().map(|l| l.to_string()).collect())).collect()
 }
 
@@ -85,7 +91,7 @@ const INPUTS: &str = "include-inputs/case/input-templates";
 
 #[test]
 fn include_inputs_previews() {
-    let ok: &[(&str, &str, &[(&str, &[&str])])] = &[
+    let ok: &[Preview<'_>] = &[
         (
             "basic-example",
             ".gitlab-ci.yml",

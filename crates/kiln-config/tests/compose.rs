@@ -7,7 +7,8 @@
 //!   (`@ref` may be left out for the default branch);
 //! - `# -- remote:https://...`: a file behind a URL;
 //! - `# -- context`: YAML setting up the pipeline (`variables`, `tag`,
-//!   `changed_paths`, `max_includes`, `inputs`).
+//!   `changed_paths`, `max_includes`, `max_total_size`, `inputs`,
+//!   `components_from_projects`).
 //!
 //! The snapshot is the expanded view of the merged tree, then every
 //! diagnostic as `file:line:col: severity: message`.

@@ -29,6 +29,9 @@ const BLOCK_PREFIX: &str = "$[[";
 pub(crate) struct Context<'a> {
     pub(crate) inputs: &'a BTreeMap<String, Node>,
     pub(crate) variables: &'a BTreeMap<String, String>,
+    /// `component.name`, `.sha`, `.version`, `.reference`, for a
+    /// component whose header lists them in `spec:component`.
+    pub(crate) component: Option<&'a Map>,
 }
 
 /// Interpolates `content`, or returns the errors that stopped it.
@@ -179,12 +182,13 @@ fn evaluate_access(access: &str, cx: &Context<'_>) -> Result<Node, String> {
     }
     let mut objects = objects.into_iter();
     let root = objects.next().unwrap_or_default();
-    if root != "inputs" {
-        return Err(format!("unknown interpolation key: `{root}`"));
-    }
     let name = objects.next().unwrap_or_default();
-    let mut value =
-        cx.inputs.get(name).cloned().ok_or_else(|| format!("unknown interpolation key: `{name}`"))?;
+    let found = match root {
+        "inputs" => cx.inputs.get(name).cloned(),
+        "component" if cx.component.is_some() => cx.component.and_then(|c| c.get(name)).cloned(),
+        _ => return Err(format!("unknown interpolation key: `{root}`")),
+    };
+    let mut value = found.ok_or_else(|| format!("unknown interpolation key: `{name}`"))?;
     for key in objects {
         value = value.get(key).cloned().ok_or_else(|| format!("unknown interpolation key: `{key}`"))?;
     }

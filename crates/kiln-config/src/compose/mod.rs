@@ -44,7 +44,7 @@ use crate::source::SourceMap;
 use crate::sources::Sources;
 use crate::yaml::{self, Map, Node, Value};
 
-use include::{Includer, Origin};
+use include::{HeaderUse, Includer, Origin};
 
 /// Limits and inputs of one composition.
 #[derive(Debug, Clone)]
@@ -58,6 +58,10 @@ pub struct ComposeOptions {
     pub max_total_size: usize,
     /// The pipeline's inputs, for the main file's `spec:inputs`.
     pub inputs: Map,
+    /// Read `include:component` from the component's project through
+    /// [`Projects`](crate::sources::Projects) instead of reporting that
+    /// components need GitLab's CI/CD catalog. Off by default.
+    pub components_from_projects: bool,
 }
 
 impl Default for ComposeOptions {
@@ -67,6 +71,7 @@ impl Default for ComposeOptions {
             max_includes: 150,
             max_total_size: 300 * 1024 * 1024,
             inputs: Map::new(),
+            components_from_projects: false,
         }
     }
 }
@@ -107,14 +112,14 @@ pub fn compose(
     let content = match &doc.header {
         Some(header) => {
             let args = (!opts.inputs.is_empty()).then(|| Node::new(Value::Map(opts.inputs.clone()), start));
-            match includer.apply_header(
-                header,
-                doc.content.as_ref(),
-                args.as_ref(),
-                start,
-                &Origin::Repository,
-                "",
-            ) {
+            let usage = HeaderUse {
+                args: args.as_ref(),
+                at: start,
+                origin: &Origin::Repository,
+                component: None,
+                prefix: "",
+            };
+            match includer.apply_header(header, doc.content.as_ref(), &usage) {
                 Some(content) => Some(content),
                 None => {
                     let included = std::mem::take(&mut includer.included);

@@ -141,6 +141,9 @@ pub fn context_of(case: &Case) -> (PipelineContext, ComposeOptions) {
     if let Some(max) = map.get("max_total_size").and_then(Node::as_int) {
         opts.max_total_size = usize::try_from(max).unwrap();
     }
+    if let Some(on) = map.get("components_from_projects").and_then(Node::as_bool) {
+        opts.components_from_projects = on;
+    }
     if let Some(inputs) = map.get("inputs").and_then(Node::as_map) {
         opts.inputs = inputs.clone();
     }

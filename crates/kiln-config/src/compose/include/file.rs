@@ -3,11 +3,12 @@
 //! header, inputs and interpolation, and expanding its own includes.
 
 use crate::source::Span;
-use crate::yaml::Node;
+use crate::yaml::{Map, Node};
 
 use super::super::document::{self, Document};
 use super::super::include_syntax::{has_yaml_extension, is_strict_base64, is_valid_url};
 use super::super::util::ruby_to_s;
+use super::header::HeaderUse;
 use super::location::{Kind, Location};
 use super::{IncludeKind, IncludedFile, Includer, Origin};
 
@@ -16,10 +17,12 @@ pub(super) struct Fetched {
     /// The location as GitLab names it in messages.
     pub(super) location: String,
     /// The name the file gets in the source map.
-    display: String,
-    text: String,
+    pub(super) display: String,
+    pub(super) text: String,
     pub(super) origin: Origin,
-    kind: IncludeKind,
+    pub(super) kind: IncludeKind,
+    /// What `$[[ component.* ]]` reads, for a component.
+    pub(super) component: Option<Map>,
 }
 
 impl Includer<'_> {
@@ -27,7 +30,7 @@ impl Includer<'_> {
     pub(super) fn include_file(&mut self, location: &Location<'_>, origin: &Origin) -> Option<Node> {
         let (fetched, doc) = self.read(location, origin)?;
         let prefix = format!("`{}`: ", fetched.location);
-        let content = self.interpolate(&doc, location, &prefix, &fetched.origin)?;
+        let content = self.interpolate(&doc, location, &prefix, &fetched)?;
         let Some(content) = content.filter(|c| c.as_map().is_some_and(|m| !m.is_empty())) else {
             self.diags.error(
                 location.entry.span,
@@ -87,15 +90,7 @@ impl Includer<'_> {
                 );
                 return None;
             }
-            Kind::Component => {
-                self.diags.error(
-                    span,
-                    format!(
-                        "include component `{raw}` is not available: components need GitLab's CI/CD catalog"
-                    ),
-                );
-                return None;
-            }
+            Kind::Component => return self.fetch_component(raw, span),
             Kind::Artifact => {
                 self.diags.error(
                     span,
@@ -155,7 +150,14 @@ impl Includer<'_> {
             Origin::Project { project, git_ref } => project_display(project, &path, git_ref.as_deref()),
             _ => path.clone(),
         };
-        Some(Fetched { location: path, display, text, origin: origin.clone(), kind: IncludeKind::Local })
+        Some(Fetched {
+            location: path,
+            display,
+            text,
+            origin: origin.clone(),
+            kind: IncludeKind::Local,
+            component: None,
+        })
     }
 
     fn fetch_project(&mut self, location: &Location<'_>, path: String, span: Span) -> Option<Fetched> {
@@ -187,6 +189,7 @@ impl Includer<'_> {
             text,
             origin: Origin::Project { project, git_ref },
             kind: IncludeKind::Project,
+            component: None,
         })
     }
 
@@ -218,6 +221,7 @@ impl Includer<'_> {
             text,
             origin: Origin::Detached,
             kind: IncludeKind::Remote,
+            component: None,
         })
     }
 
@@ -229,7 +233,7 @@ impl Includer<'_> {
         doc: &Document,
         location: &Location<'_>,
         prefix: &str,
-        origin: &Origin,
+        fetched: &Fetched,
     ) -> Option<Option<Node>> {
         let args = location.param("inputs").filter(|i| !i.is_null());
         let at = args.map_or(location.entry.span, |a| a.span);
@@ -243,7 +247,9 @@ impl Includer<'_> {
             }
             return Some(doc.content.clone());
         };
-        self.apply_header(header, doc.content.as_ref(), args, at, origin, prefix).map(Some)
+        let usage =
+            HeaderUse { args, at, origin: &fetched.origin, component: fetched.component.as_ref(), prefix };
+        self.apply_header(header, doc.content.as_ref(), &usage).map(Some)
     }
 }
 

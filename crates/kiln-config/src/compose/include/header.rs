@@ -15,6 +15,18 @@ use super::super::util::unknown_keys;
 use super::location::Kind;
 use super::{Includer, Origin};
 
+/// How a file with a header is used: the inputs passed (and where, for
+/// messages), where the file came from, its component data, and the
+/// prefix of its messages (its location; nothing for the main file).
+#[derive(Clone, Copy)]
+pub(crate) struct HeaderUse<'a> {
+    pub(crate) args: Option<&'a Node>,
+    pub(crate) at: Span,
+    pub(crate) origin: &'a Origin,
+    pub(crate) component: Option<&'a Map>,
+    pub(crate) prefix: &'a str,
+}
+
 impl Includer<'_> {
     /// Checks `header`, resolves `args` against its inputs and interpolates
     /// `content`. Problems are reported with `prefix` (the file's location
@@ -23,11 +35,9 @@ impl Includer<'_> {
         &mut self,
         header: &Node,
         content: Option<&Node>,
-        args: Option<&Node>,
-        at: Span,
-        origin: &Origin,
-        prefix: &str,
+        usage: &HeaderUse<'_>,
     ) -> Option<Node> {
+        let HeaderUse { args, at, origin, component, prefix } = *usage;
         let mut problems = Diagnostics::default();
         if let Some(map) = header.as_map() {
             if let Some((names, first)) = unknown_keys(map, &["spec"]) {
@@ -57,7 +67,19 @@ impl Includer<'_> {
         }
         let content = content?;
         let variables: BTreeMap<String, String> = self.variables_for(origin).clone();
-        let cx = Context { inputs: &resolved.values, variables: &variables };
+        // `$[[ component.* ]]` sees the fields the header asks for.
+        let fields: Vec<&str> = spec
+            .and_then(|s| s.get("component"))
+            .and_then(Node::as_seq)
+            .map(|f| f.iter().filter_map(Node::as_str).collect())
+            .unwrap_or_default();
+        let component: Option<Map> = component.map(|data| {
+            data.iter()
+                .filter(|(k, _)| fields.contains(&k.name.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
+        let cx = Context { inputs: &resolved.values, variables: &variables, component: component.as_ref() };
         match interpolate::interpolate(content, &cx) {
             Ok(node) => Some(node),
             Err(errors) => {

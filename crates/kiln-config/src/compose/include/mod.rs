@@ -3,10 +3,13 @@
 //! processed relative to where it came from, and is deep-merged in order;
 //! the including file is merged last, so it wins.
 
+mod component;
 mod file;
 mod header;
 mod location;
 mod rules;
+
+pub(crate) use header::HeaderUse;
 
 use std::collections::BTreeMap;
 
@@ -51,6 +54,9 @@ pub enum IncludeKind {
     Local,
     Project,
     Remote,
+    /// A CI/CD component read from its project (only when
+    /// `ComposeOptions::components_from_projects` is set).
+    Component,
 }
 
 /// The state of one `compose` run's include processing.

@@ -59,10 +59,9 @@ impl FeatureFlag {
         }
     }
 
-    /// The default value. `FF_TIMESTAMPS` is off here (GitLab Runner 19 turns it on);
-    /// GitLab renders both forms.
+    /// The default value, as in GitLab Runner 19 (`FF_TIMESTAMPS` is on there).
     pub fn default_value(self) -> bool {
-        matches!(self, Self::MaskAllDefaultTokens)
+        matches!(self, Self::MaskAllDefaultTokens | Self::Timestamps)
     }
 
     /// Looks a flag up by name.

@@ -3,6 +3,22 @@
 
 mod support;
 
+/// `YYYY-mm-ddTHH:MM:SS.uuuuuuZ <2 hex><O|E><' '|'+'>`.
+fn regex_lite_prefix() -> impl Fn(&str) -> bool {
+    |line: &str| {
+        let b = line.as_bytes();
+        b.len() >= 32
+            && b[4] == b'-'
+            && b[10] == b'T'
+            && b[19] == b'.'
+            && b[26] == b'Z'
+            && b[27] == b' '
+            && b[28..30].iter().all(u8::is_ascii_hexdigit)
+            && matches!(b[30], b'O' | b'E')
+            && matches!(b[31], b' ' | b'+')
+    }
+}
+
 use kiln_api::JobVariable;
 use support::*;
 
@@ -63,8 +79,19 @@ async fn a_job_runs_every_stage_with_artifacts_dependencies_and_masking() {
         (c.finals.get(&1).cloned().unwrap(), c.artifacts.get(&1).cloned().unwrap_or_default())
     };
     assert_eq!(final_update.state, kiln_api::JobState::Success);
-    assert_eq!(final_update.output.bytesize, log.len() as u64);
-    assert_eq!(final_update.output.checksum, format!("crc32:{:08x}", crc32fast::hash(log.as_bytes())));
+    let raw = raw_trace_of(&coord, 1);
+    assert_eq!(final_update.output.bytesize, raw.len() as u64);
+    assert_eq!(final_update.output.checksum, format!("crc32:{:08x}", crc32fast::hash(raw.as_bytes())));
+    // FF_TIMESTAMPS is on by default, as in gitlab-runner 19: every line carries a prefix,
+    // stream 00 for the runner's messages and 01 for the job's output.
+    let prefix = regex_lite_prefix();
+    for line in raw.lines() {
+        assert!(prefix(line), "line without a timestamp prefix: {line:?}");
+    }
+    assert!(raw.contains("Z 01O \x1b[32;1m$ echo built > out/bin.txt"), "{raw}");
+    // The last section's end marker holds a `\r`, so the line after it continues it.
+    assert!(raw.contains(":cleanup_file_variables\r\x1b[0K\n"), "{raw}");
+    assert!(raw.contains("Z 00O+\x1b[32;1mJob succeeded"), "{raw}");
     assert_eq!(artifacts.len(), 1);
     assert_eq!(artifacts[0].0, "bin.zip");
     // A second job depends on the first and finds its file.
@@ -118,8 +145,7 @@ async fn a_canceled_job_runs_after_script_and_leaves_no_process_behind() {
     let log = trace_of(&coord, 4);
     assert!(log.contains("after status=canceled"), "{log}");
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-    assert!(!alive, "background process {pid} survived its job");
+    assert!(!process_alive(pid), "background process {pid} survived its job");
     let f = coord.lock().unwrap().finals.get(&4).cloned().unwrap();
     assert_eq!(f.state, kiln_api::JobState::Failed);
 }
@@ -158,7 +184,9 @@ async fn trace_recovers_from_416_and_requests_retry_on_429_and_5xx() {
     assert!(log.contains("line-3") && log.contains("Job succeeded"), "{log}");
     let c = coord.lock().unwrap();
     assert_eq!(c.statuses, vec![429, 502, 503]);
-    assert_eq!(c.finals.get(&6).unwrap().output.bytesize, log.len() as u64);
+    drop(c);
+    let raw = raw_trace_of(&coord, 6);
+    assert_eq!(coord.lock().unwrap().finals.get(&6).unwrap().output.bytesize, raw.len() as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,15 +4,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use kiln_api::feature_flags::FeatureFlag;
 use kiln_api::{FailureReason, FeaturesInfo, JobResponse};
 use tokio::sync::oneshot;
 
 use crate::config::RunnerConfig;
 use crate::executor::{ExecutorSettings, Providers};
-use crate::job::{JobControl, JobOutcome, JobRunner, JobSettings, build_masker};
+use crate::job::{JobControl, JobOutcome, JobRunner, JobSettings, build_masker, feature_flag};
 use crate::metrics::{Metrics, RunningJob};
 use crate::network::{Client, TraceSender, TraceSettings};
-use crate::trace::JobTrace;
+use crate::trace::{JobTrace, TraceOptions};
 
 /// What happened to one job, for logs and tests.
 #[derive(Debug, Clone)]
@@ -57,11 +58,13 @@ pub async fn process_job(
     let short = runner.short_token();
     let shell = runner.shell.clone().unwrap_or_else(|| "bash".into());
     let info = crate::version::version_info(&runner.executor, &shell, ctx.info_features);
-    let trace = match JobTrace::new(
-        build_masker(&job, &runner),
-        runner.output_limit_bytes(),
-        job.features.trace_sections,
-    ) {
+    let trace = match JobTrace::new(TraceOptions {
+        masker: build_masker(&job, &runner),
+        limit: runner.output_limit_bytes(),
+        sections: job.features.trace_sections,
+        timestamps: feature_flag(&job, &runner, FeatureFlag::Timestamps),
+        clock: crate::trace::system_clock,
+    }) {
         Ok(t) => Arc::new(t),
         Err(e) => {
             tracing::error!(job = id, "failed to create the job log: {e}");
@@ -134,7 +137,7 @@ pub async fn process_job(
         }
         Err(e) => {
             trace.error(&format!("Job failed (system failure): {e}"));
-            trace.flush();
+            trace.finish();
             JobOutcome {
                 succeeded: false,
                 failure_reason: Some(FailureReason::RunnerSystemFailure),

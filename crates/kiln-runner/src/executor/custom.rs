@@ -18,12 +18,13 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{CustomConfig, RunnerConfig};
-use crate::executor::process::{KillTimeouts, ProcessExit, ProcessSpec, run_capture, run_combined};
+use crate::executor::process::{KillTimeouts, ProcessExit, ProcessSpec, run_capture, run_streams};
 use crate::executor::{
     Environment, ExecError, Executor, ExecutorCommand, ExecutorKind, ExecutorProvider, ExecutorSettings,
     JobSetup, shell_features,
 };
 use crate::script::ShellKind;
+use crate::trace::{STREAM_WORK, StreamKind, TraceStream};
 
 const BUILD_FAILURE_EXIT_CODE: i32 = 1;
 const SYSTEM_FAILURE_EXIT_CODE: i32 = 2;
@@ -145,13 +146,34 @@ impl CustomExecutor {
         }
     }
 
-    fn trace_sink(&self) -> impl Fn(&[u8]) + Sync + use<> {
-        let trace = self.setup.as_ref().map(|s| s.trace.clone());
-        move |b: &[u8]| {
-            if let Some(t) = &trace {
-                t.write(b);
-            }
-        }
+    /// The job log's work streams, for an exec's stdout and stderr.
+    fn streams(&self) -> Option<(TraceStream, TraceStream)> {
+        let trace = &self.setup.as_ref()?.trace;
+        Some((trace.stream(STREAM_WORK, StreamKind::Stdout), trace.stream(STREAM_WORK, StreamKind::Stderr)))
+    }
+
+    /// Runs an exec with its output in the job log.
+    async fn exec_logged(
+        &self,
+        program: &str,
+        args: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<ProcessExit, ExecError> {
+        let streams = self.streams();
+        let (out, err) = match &streams {
+            Some((o, e)) => (Some(o), Some(e)),
+            None => (None, None),
+        };
+        let result = run_streams(
+            &self.spec(program, args),
+            &|b: &[u8]| out.iter().for_each(|s| s.write(b)),
+            &|b: &[u8]| err.iter().for_each(|s| s.write(b)),
+            cancel,
+            self.kill_timeouts(),
+        )
+        .await;
+        drop(streams);
+        result.map_err(|e| ExecError::SystemFailure(format!("failed to start {program}: {e}")))
     }
 
     /// Maps an exec's exit to GitLab Runner's meaning.
@@ -192,10 +214,9 @@ impl CustomExecutor {
                 token.cancel();
             })
         };
-        let sink = self.trace_sink();
-        let result = run_combined(&self.spec(program, args), &sink, &token, self.kill_timeouts()).await;
+        let result = self.exec_logged(program, args, &token).await;
         timer.abort();
-        let exit = result.map_err(|e| ExecError::SystemFailure(format!("failed to start {program}: {e}")))?;
+        let exit = result?;
         if exit.canceled && !cancel.is_cancelled() {
             return Err(ExecError::SystemFailure(format!(
                 "{program} timed out after {} seconds",
@@ -229,14 +250,15 @@ impl Executor for CustomExecutor {
                     token.cancel();
                 })
             };
-            let sink = self.trace_sink();
+            let stderr = setup.trace.stream(STREAM_WORK, StreamKind::Stderr);
             let result = run_capture(
                 &self.spec(&config_exec, &self.config.config_args),
-                &sink,
+                &|b: &[u8]| stderr.write(b),
                 &token,
                 self.kill_timeouts(),
             )
             .await;
+            drop(stderr);
             timer.abort();
             let (exit, stdout) = result
                 .map_err(|e| ExecError::SystemFailure(format!("failed to start {config_exec}: {e}")))?;
@@ -297,13 +319,7 @@ impl Executor for CustomExecutor {
         let mut args = self.config.run_args.clone();
         args.push(script.to_string_lossy().into_owned());
         args.push(cmd.stage.custom_executor_name());
-        let sink = self.trace_sink();
-        let exit =
-            run_combined(&self.spec(&self.config.run_exec, &args), &sink, &cmd.cancel, self.kill_timeouts())
-                .await
-                .map_err(|e| {
-                    ExecError::SystemFailure(format!("failed to start {}: {e}", self.config.run_exec))
-                })?;
+        let exit = self.exec_logged(&self.config.run_exec, &args, &cmd.cancel).await?;
         self.outcome(&self.config.run_exec, exit)
     }
 
@@ -326,8 +342,9 @@ impl Executor for CustomExecutor {
             };
             // cleanup_exec never changes the job's status; its output goes to the runner log.
             let sink = |b: &[u8]| tracing::warn!(target: "kiln_runner::custom", "cleanup_exec: {}", String::from_utf8_lossy(b).trim_end());
-            let result = run_combined(
+            let result = run_streams(
                 &self.spec(&cleanup, &self.config.cleanup_args),
+                &sink,
                 &sink,
                 &token,
                 self.kill_timeouts(),

@@ -1,12 +1,11 @@
-//! Running one child process for a job: its own process group, combined stdout/stderr
-//! through one pipe (so output interleaves as on a terminal), cancellation as SIGTERM to
-//! the group, a grace period, then SIGKILL.
+//! Running one child process for a job: its own process group, stdout and stderr read as
+//! two streams (as gitlab-runner does: they become the log's `O` and `E` streams),
+//! cancellation as SIGTERM to the group, a grace period, then SIGKILL.
 //!
 //! When the main process exits, whatever is left in its group (background jobs of the
 //! script) is killed, so no process outlives its stage.
 
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -80,29 +79,36 @@ fn command(spec: &ProcessSpec) -> Command {
     cmd
 }
 
-/// Runs a process with stdout and stderr combined, feeding every chunk to `sink`.
-pub async fn run_combined(
+/// Where a process's output goes.
+pub type Sink<'a> = &'a (dyn Fn(&[u8]) + Sync);
+
+/// Runs a process feeding every chunk of its stdout and stderr to the matching sink.
+pub async fn run_streams(
     spec: &ProcessSpec,
-    sink: &(dyn Fn(&[u8]) + Sync),
+    stdout: Sink<'_>,
+    stderr: Sink<'_>,
     cancel: &CancellationToken,
     timeouts: KillTimeouts,
 ) -> std::io::Result<ProcessExit> {
-    let (reader, writer) = std::io::pipe()?;
-    let writer2 = writer.try_clone()?;
     let mut cmd = command(spec);
-    cmd.stdout(Stdio::from(OwnedFd::from(writer)));
-    cmd.stderr(Stdio::from(OwnedFd::from(writer2)));
-    let child = cmd.spawn()?;
-    // The parent's copies of the write end live in `cmd`; drop them so EOF can arrive.
+    cmd.stdout(Stdio::piped());
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
     drop(cmd);
-    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
-    supervise(child, vec![Box::new(rx)], sink, cancel, timeouts).await.map(|(exit, _)| exit)
+    let mut pumps: Vec<(Reader, Sink<'_>)> = Vec::new();
+    if let Some(o) = child.stdout.take() {
+        pumps.push((Box::new(o), stdout));
+    }
+    if let Some(e) = child.stderr.take() {
+        pumps.push((Box::new(e), stderr));
+    }
+    supervise(child, pumps, cancel, timeouts).await
 }
 
 /// Runs a process capturing stdout, feeding stderr to `sink`; returns stdout too.
 pub async fn run_capture(
     spec: &ProcessSpec,
-    sink: &(dyn Fn(&[u8]) + Sync),
+    sink: Sink<'_>,
     cancel: &CancellationToken,
     timeouts: KillTimeouts,
 ) -> std::io::Result<(ProcessExit, Vec<u8>)> {
@@ -112,51 +118,46 @@ pub async fn run_capture(
     let mut child = cmd.spawn()?;
     drop(cmd);
     let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let mut readers: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = Vec::new();
-    if let Some(e) = stderr {
-        readers.push(Box::new(e));
-    }
-    let out_reader = stdout;
+    let pumps: Vec<(Reader, Sink<'_>)> =
+        child.stderr.take().map(|e| (Box::new(e) as Reader, sink)).into_iter().collect();
     let capture = async move {
         let mut buf = Vec::new();
-        if let Some(mut o) = out_reader {
+        if let Some(mut o) = stdout {
             let _ = o.read_to_end(&mut buf).await;
         }
         buf
     };
-    let (result, captured) = tokio::join!(supervise(child, readers, sink, cancel, timeouts), capture);
-    result.map(|(exit, _)| (exit, captured))
+    let (result, captured) = tokio::join!(supervise(child, pumps, cancel, timeouts), capture);
+    result.map(|exit| (exit, captured))
 }
 
 type Reader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
 
+async fn pump(mut reader: Reader, sink: Sink<'_>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sink(&buf[..n]),
+        }
+    }
+}
+
 async fn supervise(
     mut child: tokio::process::Child,
-    readers: Vec<Reader>,
-    sink: &(dyn Fn(&[u8]) + Sync),
+    pumps: Vec<(Reader, Sink<'_>)>,
     cancel: &CancellationToken,
     timeouts: KillTimeouts,
-) -> std::io::Result<(ProcessExit, ())> {
+) -> std::io::Result<ProcessExit> {
     let pgid = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
-    let pump = async {
-        for mut r in readers {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match r.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink(&buf[..n]),
-                }
-            }
-        }
-    };
+    let pump = futures::future::join_all(pumps.into_iter().map(|(r, s)| pump(r, s)));
     tokio::pin!(pump);
     let mut pump_done = false;
     let mut canceled = false;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status?,
-            () = &mut pump, if !pump_done => pump_done = true,
+            _ = &mut pump, if !pump_done => pump_done = true,
             () = cancel.cancelled(), if !canceled => {
                 canceled = true;
                 if let Some(pgid) = pgid {
@@ -185,5 +186,5 @@ async fn supervise(
         let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pump).await;
     }
     use std::os::unix::process::ExitStatusExt;
-    Ok((ProcessExit { code: status.code(), signal: status.signal(), canceled }, ()))
+    Ok(ProcessExit { code: status.code(), signal: status.signal(), canceled })
 }

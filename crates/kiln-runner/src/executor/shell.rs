@@ -11,12 +11,13 @@ use kiln_api::{FeaturesInfo, JobVariable};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunnerConfig;
-use crate::executor::process::{KillTimeouts, ProcessSpec, run_combined};
+use crate::executor::process::{KillTimeouts, ProcessSpec, run_streams};
 use crate::executor::{
     Environment, ExecError, Executor, ExecutorCommand, ExecutorKind, ExecutorProvider, ExecutorSettings,
     JobSetup, shell_features,
 };
 use crate::script::ShellKind;
+use crate::trace::{STREAM_WORK, StreamKind};
 
 /// Provider of shell executors.
 #[derive(Debug, Clone, Copy, Default)]
@@ -111,11 +112,19 @@ impl Executor for ShellExecutor {
             clear_env: false,
             cwd: Some(setup.working_dir.clone()),
         };
-        let trace = setup.trace.clone();
-        let sink = move |b: &[u8]| trace.write(b);
-        let exit = run_combined(&spec, &sink, &cmd.cancel, KillTimeouts::default())
-            .await
-            .map_err(|e| ExecError::SystemFailure(format!("failed to run {}: {e}", shell.name())))?;
+        let stdout = setup.trace.stream(STREAM_WORK, StreamKind::Stdout);
+        let stderr = setup.trace.stream(STREAM_WORK, StreamKind::Stderr);
+        let exit = run_streams(
+            &spec,
+            &|b: &[u8]| stdout.write(b),
+            &|b: &[u8]| stderr.write(b),
+            &cmd.cancel,
+            KillTimeouts::default(),
+        )
+        .await
+        .map_err(|e| ExecError::SystemFailure(format!("failed to run {}: {e}", shell.name())))?;
+        stdout.close();
+        stderr.close();
         let _ = std::fs::remove_file(&path);
         if exit.canceled {
             return Err(ExecError::Canceled);

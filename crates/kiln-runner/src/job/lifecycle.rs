@@ -151,7 +151,7 @@ impl JobRunner {
                 self.trace.error(&format!("Job failed: {}", outcome.message));
             }
         }
-        self.trace.flush();
+        self.trace.finish();
         outcome
     }
 

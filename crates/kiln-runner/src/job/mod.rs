@@ -8,4 +8,4 @@ mod variables;
 pub use control::{AbortReason, JobControl};
 pub use dirs::{JobDirs, job_dirs};
 pub use lifecycle::{CacheUrlFn, JobOutcome, JobRunner, JobSettings, go_duration};
-pub use variables::{build_masker, runner_variables};
+pub use variables::{build_masker, feature_flag, runner_variables};

@@ -53,14 +53,25 @@ pub fn runner_variables(
     crate::vars::expand_all(&vars, |k| format!("{tmp}/{k}"))
 }
 
+/// Whether a feature flag is on for a job: a job variable of the flag's name wins over
+/// `[runners.feature_flags]`, which wins over the default (gitlab-runner's
+/// `IsFeatureFlagOn`; a value that is not a boolean counts as off).
+pub fn feature_flag(job: &JobResponse, runner: &RunnerConfig, flag: FeatureFlag) -> bool {
+    match job.variable(flag.name()) {
+        Some(v) => parse_bool(v),
+        None => runner.feature_flags.get(flag.name()).copied().unwrap_or(flag.default_value()),
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
 /// The masker for a job: masked variable values and token prefixes.
 pub fn build_masker(job: &JobResponse, runner: &RunnerConfig) -> Masker {
     let secrets = job.variables.iter().filter(|v| v.masked && !v.value.is_empty()).map(|v| v.value.clone());
-    let mask_all = job
-        .variable(FeatureFlag::MaskAllDefaultTokens.name())
-        .map(|v| v == "true")
-        .or_else(|| runner.feature_flags.get(FeatureFlag::MaskAllDefaultTokens.name()).copied())
-        .unwrap_or(FeatureFlag::MaskAllDefaultTokens.default_value());
+    let mask_all = feature_flag(job, runner, FeatureFlag::MaskAllDefaultTokens);
     let mut prefixes: Vec<String> = job.features.token_mask_prefixes.clone();
     prefixes.push("glpat-".into());
     if mask_all {

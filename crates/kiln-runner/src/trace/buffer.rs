@@ -42,16 +42,18 @@ impl TraceBuffer {
         Ok(())
     }
 
-    /// Appends output, cutting it at the limit (then writing the notice once).
+    /// Appends output, cutting it at the limit (then writing the notice once). As in
+    /// gitlab-runner, output that reaches the limit exactly is cut too, and the cut never
+    /// splits a UTF-8 character.
     pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         if self.limit_hit {
             return Ok(());
         }
         let room = self.limit.saturating_sub(self.size);
-        if (data.len() as u64) <= room {
+        if (data.len() as u64) < room {
             return self.append(data);
         }
-        let cut = usize::try_from(room).unwrap_or(usize::MAX).min(data.len());
+        let cut = utf8_safe_cut(data, usize::try_from(room).unwrap_or(usize::MAX).min(data.len()));
         self.append(&data[..cut])?;
         self.limit_hit = true;
         self.append(limit_notice(self.limit).as_bytes())
@@ -71,6 +73,21 @@ impl TraceBuffer {
     pub fn reader(&self) -> std::io::Result<File> {
         self.file.try_clone()
     }
+}
+
+/// `cut`, moved back (at most 4 bytes) while the text before it ends in an incomplete or
+/// invalid UTF-8 sequence, as gitlab-runner's `truncateSafeUTF8` does.
+fn utf8_safe_cut(data: &[u8], cut: usize) -> usize {
+    let mut end = cut;
+    for _ in 0..4 {
+        let head = &data[..end];
+        let start = (end.saturating_sub(4)..end).rev().find(|i| head[*i] & 0xc0 != 0x80).unwrap_or(0);
+        if end == 0 || std::str::from_utf8(&head[start..]).is_ok() {
+            break;
+        }
+        end -= 1;
+    }
+    end
 }
 
 /// Reads up to `max` bytes at `offset` from a reader handle.
@@ -104,5 +121,13 @@ mod tests {
         assert_eq!(b.size(), expected.len() as u64);
         // The same figure GitLab Runner's own buffer test expects for this content.
         assert_eq!(b.checksum(), "crc32:295921ca");
+    }
+
+    #[test]
+    fn the_cut_does_not_split_a_character() {
+        let mut b = TraceBuffer::new(5).unwrap();
+        b.write("abc\u{2713}d".as_bytes()).unwrap();
+        let content = read_range(&b.reader().unwrap(), 0, 1000).unwrap();
+        assert!(content.starts_with(b"abc\n\x1b[33;1mJob's log exceeded limit of 5 bytes."), "{content:?}");
     }
 }

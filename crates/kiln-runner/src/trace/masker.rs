@@ -11,8 +11,8 @@ pub const MASKED: &[u8] = b"[MASKED]";
 /// Token bodies longer than this are flushed without waiting for their end.
 const MAX_HELD_TOKEN: usize = 4096;
 
-/// A streaming masker.
-#[derive(Debug)]
+/// A streaming masker. A clone starts with the same secrets and its own state.
+#[derive(Debug, Clone)]
 pub struct Masker {
     secrets: Vec<Vec<u8>>,
     prefixes: Vec<Vec<u8>>,

@@ -235,9 +235,16 @@ pub fn config(runner: RunnerConfig, concurrent: usize) -> Config {
     Config { concurrent, check_interval: 1, runners: vec![runner], ..Default::default() }
 }
 
-pub fn trace_of(c: &Shared, id: i64) -> String {
+/// The log as stored by the coordinator (timestamped when `FF_TIMESTAMPS` is on).
+pub fn raw_trace_of(c: &Shared, id: i64) -> String {
     String::from_utf8_lossy(c.lock().unwrap().traces.get(&id).map(Vec::as_slice).unwrap_or_default())
         .into_owned()
+}
+
+/// The log as the job wrote it: timestamp prefixes removed, continued lines joined.
+pub fn trace_of(c: &Shared, id: i64) -> String {
+    let raw = c.lock().unwrap().traces.get(&id).cloned().unwrap_or_default();
+    String::from_utf8_lossy(&kiln_runner::trace::strip_timestamps(&raw)).into_owned()
 }
 
 pub fn temp() -> tempfile::TempDir {
@@ -249,3 +256,19 @@ pub fn path_str(p: &Path) -> String {
 }
 
 pub fn _unused(_: PathBuf) {}
+
+/// Whether a process still runs: a zombie (killed, not yet reaped by init) does not;
+/// init may take a moment to reap, so a live answer is checked again for up to 2 s.
+pub fn process_alive(pid: i32) -> bool {
+    let running = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    };
+    for _ in 0..20 {
+        if !running() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}

@@ -45,6 +45,7 @@ mod collection;
 mod expand;
 mod expr;
 mod lookup;
+mod pattern;
 mod re2;
 mod runner;
 mod tsort;
@@ -53,4 +54,5 @@ pub use collection::{CycleError, ExpandAllOptions, Variable, expand_all, expand_
 pub use expand::{expand, expand_existing};
 pub use expr::{EvalError, EvalErrorKind, Expression, ParseError, ParseErrorKind};
 pub use lookup::{InputValue, Inputs, Lookup, NoInputs};
+pub use pattern::Pattern;
 pub use runner::expand_runner;

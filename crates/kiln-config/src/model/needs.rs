@@ -69,7 +69,9 @@ pub(crate) enum NeedsContext {
 /// `needs:` as an array (or one hash) of strings and hashes.
 pub(crate) fn parse_needs(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsContext) -> Option<Vec<Need>> {
     let items: Vec<&Node> = match &node.value {
-        Value::Seq(items) => items.iter().collect(),
+        // GitLab flattens nested arrays (`[@config].flatten`), which is what
+        // a `!reference` to another job's needs inside a list produces.
+        Value::Seq(_) => flatten(node),
         Value::Map(_) => vec![node],
         Value::Null => {
             cx.err(node.span, loc, "config can't be blank");
@@ -104,6 +106,18 @@ pub(crate) fn parse_needs(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsCon
         cx.err(node.span, loc, &format!("config uses invalid types: {}", invalid_types.join(", ")));
     }
     Some(out)
+}
+
+fn flatten(node: &Node) -> Vec<&Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match &n.value {
+            Value::Seq(items) => stack.extend(items.iter().rev()),
+            _ => out.push(n),
+        }
+    }
+    out
 }
 
 fn parse_need(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsContext) -> Option<Need> {

@@ -248,7 +248,12 @@ fn whole_job_checks(cx: &mut Cx<'_>, job: &mut Job, map: &Map, loc: &str, bridge
         None if delayed => cx.err(job.span, loc, "start in can't be blank"),
         _ => {}
     }
-    if let (Some(deps), Some(needs)) = (&job.dependencies, &job.needs) {
+    // GitLab checks only when both are present: `needs: []` with
+    // `dependencies:` is accepted (`Entry::Job`, `needs_value.present?`).
+    if let (Some(deps), Some(needs)) = (&job.dependencies, &job.needs)
+        && !deps.is_empty()
+        && !needs.is_empty()
+    {
         let missing: Vec<&str> = deps
             .iter()
             .map(|d| d.value.as_str())

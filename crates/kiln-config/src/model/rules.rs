@@ -95,6 +95,11 @@ pub(crate) fn parse_rules(cx: &mut Cx<'_>, node: &Node, loc: &str, kind: RulesKi
         cx.err(node.span, &rloc, "config should be an array");
         return None;
     };
+    // `Entry::Rules` validates `config, presence: true`: `rules: []` is blank.
+    if items.is_empty() {
+        cx.err(node.span, &rloc, "config can't be blank");
+        return None;
+    }
     let mut flat = Vec::new();
     if !flatten_rules(items, 1, &mut flat) {
         cx.err(node.span, loc, "rules should be an array containing hashes and arrays of hashes");

@@ -154,8 +154,20 @@ pub struct PipelineContext {
 impl PipelineContext {
     /// The predefined variables GitLab makes available to `workflow:rules`,
     /// `include:rules` and job `rules` (pipeline-level only; job-level ones
-    /// such as `CI_JOB_NAME` are added per job by the planner).
+    /// such as `CI_JOB_NAME` are added per job by the planner), followed by
+    /// [`PipelineContext::variables`], which win.
     pub fn predefined_variables(&self) -> BTreeMap<String, String> {
+        let mut vars = self.pipeline_predefined_variables();
+        for (k, v) in &self.variables {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
+    /// Only the predefined pipeline variables, without
+    /// [`PipelineContext::variables`] (the planner puts YAML variables
+    /// between the two, as GitLab's precedence says).
+    pub fn pipeline_predefined_variables(&self) -> BTreeMap<String, String> {
         let mut vars = BTreeMap::new();
         let mut set = |k: &str, v: &str| {
             vars.insert(k.to_string(), v.to_string());
@@ -198,9 +210,6 @@ impl PipelineContext {
         if let Some(host) = host_of(&self.project.server_url) {
             set("CI_SERVER_HOST", host);
             set("CI_SERVER_FQDN", host);
-        }
-        for (k, v) in &self.variables {
-            vars.insert(k.clone(), v.clone());
         }
         vars
     }

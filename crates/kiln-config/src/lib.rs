@@ -22,7 +22,13 @@
 pub mod compose;
 pub mod context;
 pub mod diag;
+pub mod fnmatch;
 pub mod model;
+pub mod normalize;
+pub mod plan;
+mod process;
 pub mod source;
 pub mod sources;
 pub mod yaml;
+
+pub use process::{ProcessOptions, Processed, invalid_utf8, process};

@@ -38,6 +38,12 @@ pub trait Repository {
     /// Every file path in the tree, relative to the root, for wildcard
     /// includes and `rules:exists`.
     fn list_files(&self) -> Result<Vec<String>, SourceError>;
+
+    /// Paths that differ between `git_ref` and the pipeline's commit, for
+    /// `rules:changes:compare_to`; `Ok(None)` when `git_ref` names no commit.
+    fn changed_paths_since(&self, git_ref: &str) -> Result<Option<Vec<String>>, SourceError> {
+        Err(SourceError::new(format!("comparing with `{git_ref}` is not available here")))
+    }
 }
 
 /// Files of other projects on the same server (`include:project`,

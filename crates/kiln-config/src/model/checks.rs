@@ -11,6 +11,7 @@ use crate::model::needs::Need;
 use crate::model::parallel::Parallel;
 use crate::model::trigger::{TriggerInclude, TriggerTarget};
 use crate::model::{Config, Job, Spanned};
+use crate::normalize;
 use crate::source::Span;
 
 /// Most jobs one job may need (GitLab's default `ci_needs_size_limit`).
@@ -35,9 +36,8 @@ pub(crate) fn cross_job_checks(cx: &mut Cx<'_>, config: &Config) {
                 }
             }
         }
-        check_needs(cx, config, &names, job, job.needs.as_deref());
-        for rule in job.rules.iter().flatten() {
-            check_needs(cx, config, &names, job, rule.needs.as_deref());
+        for needs in job_needs(cx, job) {
+            check_needs(cx, config, &names, job, Some(&needs));
         }
         check_on_stop(cx, config, job);
     }
@@ -49,21 +49,46 @@ fn expanded_names(config: &Config) -> HashMap<String, usize> {
     let mut names = HashMap::new();
     for (i, job) in config.jobs.iter().enumerate() {
         names.insert(job.name.value.clone(), i);
-        match &job.parallel {
-            Some(Parallel::Count(n)) => {
-                for k in 1..=n.value {
-                    names.insert(format!("{} {k}/{}", job.name.value, n.value), i);
-                }
-            }
-            Some(Parallel::Matrix { entries, .. }) => {
-                for name in matrix_names(&job.name.value, entries) {
-                    names.insert(name, i);
-                }
-            }
-            None => {}
+        for instance in normalize::instances(job) {
+            names.insert(instance.name, i);
         }
     }
     names
+}
+
+/// The `needs:` lists to check for `job` (its own and its rules'), once per
+/// matrix instance with `$[[ matrix.NAME ]]` replaced, as GitLab normalizes
+/// before it validates. Names the matrix lacks are reported here.
+fn job_needs(cx: &mut Cx<'_>, job: &Job) -> Vec<Vec<Need>> {
+    let lists: Vec<&[Need]> = job
+        .needs
+        .iter()
+        .map(Vec::as_slice)
+        .chain(job.rules.iter().flatten().filter_map(|r| r.needs.as_deref()))
+        .collect();
+    if !matches!(job.parallel, Some(Parallel::Matrix { .. })) {
+        return lists.into_iter().map(<[Need]>::to_vec).collect();
+    }
+    let mut out = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for instance in normalize::instances(job) {
+        for list in &lists {
+            let (needs, unknown) = normalize::interpolate_needs(list, &instance.matrix);
+            for name in unknown {
+                if !missing.contains(&name) {
+                    missing.push(name);
+                }
+            }
+            // Instances often interpolate to the same list; check it once.
+            if !out.contains(&needs) {
+                out.push(needs);
+            }
+        }
+    }
+    for message in normalize::unknown_matrix_variables(&job.name.value, &missing) {
+        cx.raw(Some(job.name.span), message);
+    }
+    out
 }
 
 fn check_stage(cx: &mut Cx<'_>, job: &Job, stages: &[&str]) {
@@ -136,7 +161,7 @@ fn check_needs(
         let Need::Job(n) = need else { continue };
         // A need with `parallel:matrix` names the expanded jobs it picks.
         let targets: Vec<Spanned<String>> = match &n.matrix {
-            Some(entries) => matrix_names(&n.job.value, entries)
+            Some(entries) => normalize::need_targets(&n.job.value, Some(entries), |_| None)
                 .into_iter()
                 .map(|name| Spanned::new(name, n.job.span))
                 .collect(),
@@ -240,28 +265,4 @@ fn check_cycles(cx: &mut Cx<'_>, config: &Config, names: &HashMap<String, usize>
             }
         }
     }
-}
-
-/// `name: [v1, v2]` for every combination of a matrix, as GitLab names
-/// the jobs it expands (bounded: the matrix limit is checked elsewhere).
-fn matrix_names(name: &str, entries: &[crate::model::MatrixEntry]) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in entries {
-        let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
-        for (_, values) in &entry.variables {
-            combos = combos
-                .iter()
-                .flat_map(|c| {
-                    values.iter().map(move |v| {
-                        let mut c = c.clone();
-                        c.push(v.as_str());
-                        c
-                    })
-                })
-                .take(1000)
-                .collect();
-        }
-        out.extend(combos.into_iter().map(|combo| format!("{name}: [{}]", combo.join(", "))));
-    }
-    out
 }

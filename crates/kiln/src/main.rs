@@ -33,6 +33,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Output piped into `head` and closed early is not an error (as ripgrep does it).
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {
@@ -41,4 +43,10 @@ fn main() -> ExitCode {
             ExitCode::from(cmd::EXIT_USAGE)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,0 +1,62 @@
+//! `include:remote` over HTTP(S), with GitLab's limits: a timeout and a
+//! maximum size, and only `http` / `https` URLs.
+
+use std::io::Read;
+use std::time::Duration;
+
+use kiln_config::sources::{Remote, SourceError};
+
+/// GitLab gives remote includes 10 seconds (`Gitlab::Ci::Config::External::File::Remote`).
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// No single included file may be larger than GitLab's YAML limit.
+const MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+pub(crate) struct HttpRemote {
+    client: reqwest::blocking::Client,
+}
+
+impl HttpRemote {
+    pub(crate) fn new() -> anyhow::Result<HttpRemote> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(HttpRemote { client })
+    }
+}
+
+impl Remote for HttpRemote {
+    fn fetch(&self, url: &str) -> Result<String, SourceError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(SourceError::new(format!("remote file `{url}` is not a valid http(s) address")));
+        }
+        let response = self.client.get(url).send().map_err(|e| {
+            if e.is_timeout() {
+                SourceError::new(format!(
+                    "remote file `{url}` could not be fetched because of a timeout error"
+                ))
+            } else {
+                SourceError::new(format!(
+                    "remote file `{url}` could not be fetched because of an HTTP error: {e}"
+                ))
+            }
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(SourceError::new(format!(
+                "remote file `{url}` could not be fetched because of HTTP code `{}`",
+                status.as_u16()
+            )));
+        }
+        let mut body = Vec::new();
+        response
+            .take(MAX_BYTES + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| SourceError::new(format!("remote file `{url}` could not be read: {e}")))?;
+        if body.len() as u64 > MAX_BYTES {
+            return Err(SourceError::new(format!("remote file `{url}` is larger than {MAX_BYTES} bytes")));
+        }
+        String::from_utf8(body)
+            .map_err(|_| SourceError::new(format!("remote file `{url}` is not valid UTF-8")))
+    }
+}

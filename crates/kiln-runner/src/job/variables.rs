@@ -70,7 +70,14 @@ fn parse_bool(v: &str) -> bool {
 
 /// The masker for a job: masked variable values and token prefixes.
 pub fn build_masker(job: &JobResponse, runner: &RunnerConfig) -> Masker {
-    let secrets = job.variables.iter().filter(|v| v.masked && !v.value.is_empty()).map(|v| v.value.clone());
+    // The job token is in the remote URL, and tools such as git-lfs print URLs in their
+    // errors: it is masked even when no variable says so.
+    let secrets = job
+        .variables
+        .iter()
+        .filter(|v| v.masked && !v.value.is_empty())
+        .map(|v| v.value.clone())
+        .chain((!job.token.is_empty()).then(|| job.token.clone()));
     let mask_all = feature_flag(job, runner, FeatureFlag::MaskAllDefaultTokens);
     let mut prefixes: Vec<String> = job.features.token_mask_prefixes.clone();
     prefixes.push("glpat-".into());

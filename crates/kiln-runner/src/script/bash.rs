@@ -119,6 +119,12 @@ impl ScriptWriter for BashWriter {
     }
 
     fn if_cmd(&mut self, program: &str, args: &[&str]) {
+        let line = format!("if {} >/dev/null 2>&1; then", self.argv(program, args));
+        self.push(&line);
+        self.indent += 1;
+    }
+
+    fn if_cmd_with_output(&mut self, program: &str, args: &[&str]) {
         let line = format!("if {}; then", self.argv(program, args));
         self.push(&line);
         self.indent += 1;
@@ -150,24 +156,6 @@ impl ScriptWriter for BashWriter {
 
     fn error(&mut self, text: &str) {
         self.colored(ansi::BOLD_RED, &format!("ERROR: {text}"));
-    }
-
-    fn section_start(&mut self, id: &str, header: &str) {
-        let marker = format!("section_start:$(date +%s):{id}[collapsed=true]\r{}", ansi::CLEAR);
-        let line = format!(
-            "printf '%s\\n' \"{marker}\"{}",
-            self.q(&format!("{}{header}{}", ansi::BOLD_GREEN, ansi::RESET))
-        );
-        self.push(&line);
-    }
-
-    fn section_end(&mut self, id: &str) {
-        let line = format!("printf '%s\\n' \"section_end:$(date +%s):{id}\r{}\"", ansi::CLEAR);
-        self.push(&line);
-    }
-
-    fn exit(&mut self, code: i32) {
-        self.push(&format!("exit {code}"));
     }
 
     fn finish(&self, trace: bool) -> String {

@@ -115,8 +115,10 @@ pub trait ScriptWriter: Send {
     fn if_directory(&mut self, path: &str);
     /// `if [ -f path ]`.
     fn if_file(&mut self, path: &str);
-    /// `if program args...` (success of the command).
+    /// `if program args...` (success of the command), its output discarded.
     fn if_cmd(&mut self, program: &str, args: &[&str]);
+    /// `if program args...` with the command's output in the log.
+    fn if_cmd_with_output(&mut self, program: &str, args: &[&str]);
     /// `else`.
     fn else_branch(&mut self);
     /// `fi`.
@@ -129,12 +131,6 @@ pub trait ScriptWriter: Send {
     fn warning(&mut self, text: &str);
     /// A red error.
     fn error(&mut self, text: &str);
-    /// Opens a collapsed log section (used for multi-line commands).
-    fn section_start(&mut self, id: &str, header: &str);
-    /// Closes a log section.
-    fn section_end(&mut self, id: &str);
-    /// Exits the script with a code.
-    fn exit(&mut self, code: i32);
     /// The finished script; `trace` turns on command tracing (`CI_DEBUG_TRACE`).
     fn finish(&self, trace: bool) -> String;
 }

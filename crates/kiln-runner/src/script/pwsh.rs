@@ -116,7 +116,14 @@ impl ScriptWriter for PwshWriter {
 
     fn if_cmd(&mut self, program: &str, args: &[&str]) {
         let line = Self::argv(program, args);
-        self.push(&format!("{line} 2>$null"));
+        self.push(&format!("{line} 2>$null | Out-Null"));
+        self.push("if($?) {");
+        self.indent += 1;
+    }
+
+    fn if_cmd_with_output(&mut self, program: &str, args: &[&str]) {
+        let line = Self::argv(program, args);
+        self.push(&line);
         self.push("if($?) {");
         self.indent += 1;
     }
@@ -146,23 +153,6 @@ impl ScriptWriter for PwshWriter {
 
     fn error(&mut self, text: &str) {
         self.colored(crate::trace::ansi::BOLD_RED, &format!("ERROR: {text}"));
-    }
-
-    fn section_start(&mut self, id: &str, header: &str) {
-        self.push(&format!(
-            "Write-Output (\"section_start:\" + [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + \":{id}[collapsed=true]`r$([char]27)[0K\" + {})",
-            q(header)
-        ));
-    }
-
-    fn section_end(&mut self, id: &str) {
-        self.push(&format!(
-            "Write-Output (\"section_end:\" + [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + \":{id}`r$([char]27)[0K\")"
-        ));
-    }
-
-    fn exit(&mut self, code: i32) {
-        self.push(&format!("exit {code}"));
     }
 
     fn finish(&self, trace: bool) -> String {

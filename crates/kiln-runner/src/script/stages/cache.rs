@@ -87,7 +87,7 @@ pub(crate) fn restore(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> bool
             }
             let (program, mut argv) = ctx.helper_args("cache-extractor");
             argv.extend(args);
-            w.if_cmd(program, &argv);
+            w.if_cmd_with_output(program, &argv);
             w.notice("Successfully extracted cache");
             w.else_branch();
             w.warning(&format!("Failed to extract cache for {key}"));
@@ -130,7 +130,7 @@ pub(crate) fn archive(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, on_fail
         if let Some(url) = &url {
             argv.extend(["--url", url.as_str()]);
         }
-        w.if_cmd(program, &argv);
+        w.if_cmd_with_output(program, &argv);
         w.notice("Created cache");
         w.else_branch();
         w.warning(&format!("Failed to create cache {key}"));

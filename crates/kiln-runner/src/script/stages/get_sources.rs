@@ -84,12 +84,8 @@ fn fetch(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, clone: bool) {
     if lfs_skip {
         w.variable("GIT_LFS_SKIP_SMUDGE", "1");
     }
-    w.if_directory(&format!("{dir}/.git"));
-    w.notice(&format!("Reinitialized existing Git repository in {dir}/.git/"));
-    w.else_branch();
-    w.notice("Created fresh repository.");
-    w.end_if();
-    w.command("git", &["init", dir, "--template", &template, "--quiet"]);
+    // git itself says "Initialized empty ..." or "Reinitialized existing Git repository".
+    w.command("git", &["init", dir, "--template", &template]);
     w.cd(dir);
     // Stale lock files from an interrupted job would make every later fetch fail.
     for lock in ["index.lock", "shallow.lock", "HEAD.lock", "config.lock"] {
@@ -97,6 +93,7 @@ fn fetch(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, clone: bool) {
     }
     let url = ctx.job.git_info.repo_url.as_str();
     w.if_cmd("git", &["remote", "add", "origin", url]);
+    w.notice("Created fresh repository.");
     w.else_branch();
     w.command("git", &["remote", "set-url", "origin", url]);
     w.end_if();

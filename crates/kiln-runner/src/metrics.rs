@@ -22,15 +22,34 @@ fn api_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
-/// A running job as `/debug/jobs/list` shows it.
+/// A running job as `/debug/jobs/list` and `gitlab_runner_jobs` show it.
 #[derive(Debug, Clone)]
 pub struct RunningJob {
     pub id: i64,
+    /// The job's page (`<project URL>/-/jobs/<id>`).
     pub url: String,
+    /// The runner's short token, name and system id.
     pub runner: String,
-    pub project_id: i64,
+    pub runner_name: String,
+    pub system_id: String,
     pub stage: Arc<Mutex<String>>,
     pub started: Instant,
+}
+
+/// The web page of a job: the project URL from `repo_url` without credentials and
+/// `.git`, then `/-/jobs/<id>` (gitlab-runner's `JobURL`).
+pub fn job_url(repo_url: &str, id: i64) -> String {
+    let (scheme, rest) = repo_url.split_once("://").unwrap_or(("", repo_url));
+    let rest = match rest.split_once('@') {
+        Some((userinfo, host)) if !userinfo.contains('/') => host,
+        _ => rest,
+    };
+    let project = rest.trim_end_matches('/').trim_end_matches(".git");
+    if scheme.is_empty() {
+        format!("{project}/-/jobs/{id}")
+    } else {
+        format!("{scheme}://{project}/-/jobs/{id}")
+    }
 }
 
 /// Every metric of the process.
@@ -48,6 +67,9 @@ pub struct Metrics {
     cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     open_fds: Gauge,
     running: Mutex<Vec<RunningJob>>,
+    /// Every configured runner (short token, name, system id): each always has an
+    /// `idle` row in `gitlab_runner_jobs`, as in gitlab-runner.
+    runners: Mutex<Vec<(String, String, String)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -146,6 +168,7 @@ impl Metrics {
             cpu_seconds,
             open_fds,
             running: Mutex::new(Vec::new()),
+            runners: Mutex::new(Vec::new()),
         }
     }
 
@@ -190,6 +213,10 @@ impl Metrics {
     /// Sets `concurrent` and each runner's `limit`.
     pub fn set_limits(&self, concurrent: usize, runners: &[(String, String, String, usize)]) {
         self.concurrent.set(i64::try_from(concurrent).unwrap_or(i64::MAX));
+        self.limit.clear();
+        if let Ok(mut known) = self.runners.lock() {
+            *known = runners.iter().map(|(s, n, id, _)| (s.clone(), n.clone(), id.clone())).collect();
+        }
         for (short, name, system_id, limit) in runners {
             self.limit
                 .get_or_create(&l(&[("runner", short), ("runner_name", name), ("system_id", system_id)]))
@@ -198,9 +225,13 @@ impl Metrics {
     }
 
     /// A job started.
-    pub fn job_started(&self, job: RunningJob, short: &str, name: &str, system_id: &str) {
+    pub fn job_started(&self, job: RunningJob) {
         self.jobs_total
-            .get_or_create(&l(&[("runner", short), ("runner_name", name), ("system_id", system_id)]))
+            .get_or_create(&l(&[
+                ("runner", &job.runner),
+                ("runner_name", &job.runner_name),
+                ("system_id", &job.system_id),
+            ]))
             .inc();
         if let Ok(mut r) = self.running.lock() {
             r.push(job);
@@ -232,16 +263,16 @@ impl Metrics {
     /// The text exposition, with the job gauges and process figures refreshed.
     pub fn render(&self) -> String {
         self.jobs.clear();
+        let known = self.runners.lock().map(|r| r.clone()).unwrap_or_default();
+        for (short, name, system_id) in &known {
+            let idle = [("state", "idle"), ("stage", "idle"), ("executor_stage", "idle")];
+            self.jobs.get_or_create(&job_labels(short, name, system_id, idle)).set(0);
+        }
         for j in self.running_jobs() {
             let stage = j.stage.lock().map(|s| s.clone()).unwrap_or_default();
-            self.jobs
-                .get_or_create(&l(&[
-                    ("runner", &j.runner),
-                    ("state", "running"),
-                    ("stage", &stage),
-                    ("executor_stage", &stage),
-                ]))
-                .inc();
+            let running =
+                [("state", "running"), ("stage", stage.as_str()), ("executor_stage", stage.as_str())];
+            self.jobs.get_or_create(&job_labels(&j.runner, &j.runner_name, &j.system_id, running)).inc();
         }
         if let Some((rss, cpu)) = process_figures() {
             self.resident_memory.set(rss);
@@ -252,24 +283,85 @@ impl Metrics {
         }
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
-        out
+        prometheus_text(&out)
     }
 
-    /// `/debug/jobs/list`: one line per running job.
+    /// `/debug/jobs/list`: one line per running job, in gitlab-runner's format.
     pub fn render_jobs(&self) -> String {
         let mut out = String::new();
         for j in self.running_jobs() {
             let stage = j.stage.lock().map(|s| s.clone()).unwrap_or_default();
             out.push_str(&format!(
-                "url={} state=running stage={stage} executor_stage={stage} duration={:?} runner={} project={}\n",
+                "url={} state=running stage={stage} executor_stage={stage} duration={}\n",
                 j.url,
-                j.started.elapsed(),
-                j.runner,
-                j.project_id
+                go_duration_precise(j.started.elapsed()),
             ));
         }
         out
     }
+}
+
+/// Prometheus' text format (0.0.4, what gitlab-runner serves) from the OpenMetrics text
+/// `prometheus-client` writes: a counter family is named with its `_total` suffix (else
+/// `gitlab_runner_jobs` would be declared twice, as gauge and as counter) and there is no
+/// `# EOF`.
+fn prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut help: Option<&str> = None;
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            help = Some(rest);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let suffix = if kind == "counter" { "_total" } else { "" };
+            if let Some(h) = help.take() {
+                let text = h.strip_prefix(name).unwrap_or(h);
+                out.push_str(&format!("# HELP {name}{suffix}{text}\n"));
+            }
+            out.push_str(&format!("# TYPE {name}{suffix} {kind}\n"));
+            continue;
+        }
+        if line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn job_labels(runner: &str, name: &str, system_id: &str, rest: [(&str, &str); 3]) -> Labels {
+    let mut v = l(&[("runner", runner), ("runner_name", name), ("system_id", system_id)]);
+    v.extend(rest.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    v
+}
+
+/// A duration as Go's `time.Duration.String` prints it (`1m2.5s`, `350ms`).
+pub fn go_duration_precise(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        let ms = d.as_secs_f64() * 1000.0;
+        return if ms >= 1.0 {
+            format!("{}ms", trim_float(ms))
+        } else {
+            format!("{}µs", trim_float(ms * 1000.0))
+        };
+    }
+    let frac = f64::from(d.subsec_nanos()) / 1e9;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let s = trim_float(s as f64 + frac);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m{s}s"),
+        (h, m) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.9}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Resident bytes and CPU seconds from `/proc/self/stat`.
@@ -294,8 +386,18 @@ pub async fn serve(
     let m1 = metrics.clone();
     let m2 = metrics;
     let app = axum::Router::new()
-        .route("/metrics", get(move || async move { m1.render() }))
-        .route("/debug/jobs/list", get(move || async move { m2.render_jobs() }))
+        .route(
+            "/metrics",
+            get(move || async move {
+                ([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], m1.render())
+            }),
+        )
+        .route(
+            "/debug/jobs/list",
+            get(move || async move {
+                ([("X-List-Version", "2"), ("Content-Type", "text/plain")], m2.render_jobs())
+            }),
+        )
         .route("/health/ready", get(|| async { "ok" }))
         .route("/health/live", get(|| async { "ok" }));
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await

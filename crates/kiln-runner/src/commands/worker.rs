@@ -101,19 +101,15 @@ pub async fn process_job(
     let (tx, rx) = oneshot::channel();
     let send_task = tokio::spawn(sender.run(rx));
     let stage = Arc::new(Mutex::new(String::from("prepare_executor")));
-    ctx.metrics.job_started(
-        RunningJob {
-            id,
-            url: runner.url.clone(),
-            runner: short.clone(),
-            project_id: job.job_info.project_id,
-            stage: stage.clone(),
-            started: Instant::now(),
-        },
-        &short,
-        &runner.name,
-        &ctx.system_id,
-    );
+    ctx.metrics.job_started(RunningJob {
+        id,
+        url: crate::metrics::job_url(&job.git_info.repo_url, id),
+        runner: short.clone(),
+        runner_name: runner.name.clone(),
+        system_id: ctx.system_id.clone(),
+        stage: stage.clone(),
+        started: Instant::now(),
+    });
     tracing::info!(job = id, project = job.job_info.project_id, runner = %short, "job received");
     let executor = match runner.executor_kind().and_then(|k| ctx.providers.get(k)) {
         Some(provider) => provider.create(&runner, &ExecutorSettings { helper: ctx.helper.clone() }),

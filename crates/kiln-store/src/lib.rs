@@ -13,6 +13,8 @@ pub mod notify;
 pub mod pipelines;
 pub mod projects;
 pub mod queue;
+pub mod runners;
+pub mod settings;
 // Each query file is compiled once per backend on purpose (see `sql`).
 #[allow(clippy::duplicate_mod)]
 mod sql;

@@ -21,6 +21,10 @@ macro_rules! backend_modules {
         pub(crate) mod projects;
         #[path = "queue.rs"]
         pub(crate) mod queue;
+        #[path = "runners.rs"]
+        pub(crate) mod runners;
+        #[path = "settings.rs"]
+        pub(crate) mod settings;
         #[path = "users.rs"]
         pub(crate) mod users;
         #[path = "variables.rs"]

@@ -182,3 +182,17 @@ pub(crate) async fn instance_running(c: &mut Conn) -> Result<Vec<(ProjectId, i64
         .await?;
     rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), r.try_get("running")?))).collect()
 }
+
+/// Whether this queued job matches the runner.
+pub(crate) async fn matches_job(c: &mut Conn, runner: &RunnerMatch, build: i64) -> Result<bool> {
+    let (wher, join, _) = candidates(runner);
+    let found: Option<i64> =
+        sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q {join} WHERE {wher} AND q.job_id = $4"))
+            .bind(runner.runner.0)
+            .bind(group_traversal(runner))
+            .bind(to_json(&runner.tags)?)
+            .bind(build)
+            .fetch_optional(&mut *c)
+            .await?;
+    Ok(found.is_some())
+}

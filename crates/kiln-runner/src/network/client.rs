@@ -46,6 +46,13 @@ impl Answer {
     fn header(&self, name: &str) -> Option<String> {
         self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
     }
+
+    /// `X-GitLab-Trace-Update-Interval` in seconds.
+    fn update_interval(&self) -> Option<Duration> {
+        self.header(headers::TRACE_UPDATE_INTERVAL)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    }
 }
 
 /// `POST /jobs/request` outcomes.
@@ -236,10 +243,7 @@ impl Client {
         Ok(UpdateAnswer {
             status: a.status,
             job_status: a.header(headers::JOB_STATUS),
-            interval: a
-                .header(headers::TRACE_UPDATE_INTERVAL)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
+            interval: a.update_interval(),
         })
     }
 
@@ -269,10 +273,7 @@ impl Client {
         Ok(PatchAnswer {
             status: a.status,
             job_status: a.header(headers::JOB_STATUS),
-            interval: a
-                .header(headers::TRACE_UPDATE_INTERVAL)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
+            interval: a.update_interval(),
             range_size: a.header("Range").and_then(|v| kiln_api::trace::parse_range_size(&v)),
         })
     }

@@ -42,11 +42,6 @@ impl BashWriter {
         }
         s
     }
-
-    fn colored(&mut self, color: &str, text: &str) {
-        let line = format!("echo {}", self.q(&format!("{color}{text}{}", ansi::RESET)));
-        self.push(&line);
-    }
 }
 
 impl ScriptWriter for BashWriter {
@@ -61,11 +56,7 @@ impl ScriptWriter for BashWriter {
 
     fn user_command(&mut self, code: &str) {
         let code = code.trim_end_matches('\n');
-        let shown = match code.split_once('\n') {
-            Some((first, _)) => format!("{first} # collapsed multi-line command"),
-            None => code.to_string(),
-        };
-        self.colored(ansi::BOLD_GREEN, &format!("$ {shown}"));
+        self.colored(ansi::BOLD_GREEN, &crate::script::shown_command(code));
         self.push(code);
     }
 
@@ -146,16 +137,9 @@ impl ScriptWriter for BashWriter {
         self.push(&line);
     }
 
-    fn notice(&mut self, text: &str) {
-        self.colored(ansi::BOLD_GREEN, text);
-    }
-
-    fn warning(&mut self, text: &str) {
-        self.colored(ansi::YELLOW, &format!("WARNING: {text}"));
-    }
-
-    fn error(&mut self, text: &str) {
-        self.colored(ansi::BOLD_RED, &format!("ERROR: {text}"));
+    fn colored(&mut self, color: &str, text: &str) {
+        let line = format!("echo {}", self.q(&format!("{color}{text}{}", ansi::RESET)));
+        self.push(&line);
     }
 
     fn finish(&self, trace: bool) -> String {

@@ -12,6 +12,8 @@ pub mod stages;
 
 use std::fmt;
 
+use crate::trace::ansi;
+
 pub use bash::BashWriter;
 pub use pwsh::PwshWriter;
 
@@ -88,6 +90,15 @@ impl fmt::Display for ShellKind {
     }
 }
 
+/// How a user command is echoed: `$ <command>`, or its first line with
+/// `# collapsed multi-line command`.
+pub(crate) fn shown_command(code: &str) -> String {
+    match code.split_once('\n') {
+        Some((first, _)) => format!("$ {first} # collapsed multi-line command"),
+        None => format!("$ {code}"),
+    }
+}
+
 /// The script IR. Paths and values are plain strings; renderers quote them.
 pub trait ScriptWriter: Send {
     /// Runs a program with arguments (each argument quoted).
@@ -125,12 +136,20 @@ pub trait ScriptWriter: Send {
     fn end_if(&mut self);
     /// A plain line of output.
     fn echo(&mut self, text: &str);
+    /// A line of output in an ANSI colour (reset after it).
+    fn colored(&mut self, color: &str, text: &str);
     /// A green notice.
-    fn notice(&mut self, text: &str);
+    fn notice(&mut self, text: &str) {
+        self.colored(ansi::BOLD_GREEN, text);
+    }
     /// A yellow warning.
-    fn warning(&mut self, text: &str);
+    fn warning(&mut self, text: &str) {
+        self.colored(ansi::YELLOW, &format!("WARNING: {text}"));
+    }
     /// A red error.
-    fn error(&mut self, text: &str);
+    fn error(&mut self, text: &str) {
+        self.colored(ansi::BOLD_RED, &format!("ERROR: {text}"));
+    }
     /// The finished script; `trace` turns on command tracing (`CI_DEBUG_TRACE`).
     fn finish(&self, trace: bool) -> String;
 }

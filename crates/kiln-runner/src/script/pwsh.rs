@@ -37,12 +37,6 @@ impl PwshWriter {
         }
         s
     }
-
-    fn colored(&mut self, color: &str, text: &str) {
-        // `[char]27` keeps the escape byte out of the quoted text.
-        let color = color.trim_start_matches('\x1b');
-        self.push(&format!("Write-Output (\"$([char]27){color}\" + {} + \"$([char]27)[0;m\")", q(text)));
-    }
 }
 
 impl ScriptWriter for PwshWriter {
@@ -58,11 +52,7 @@ impl ScriptWriter for PwshWriter {
 
     fn user_command(&mut self, code: &str) {
         let code = code.trim_end_matches('\n');
-        let shown = match code.split_once('\n') {
-            Some((first, _)) => format!("{first} # collapsed multi-line command"),
-            None => code.to_string(),
-        };
-        self.colored(crate::trace::ansi::BOLD_GREEN, &format!("$ {shown}"));
+        self.colored(crate::trace::ansi::BOLD_GREEN, &crate::script::shown_command(code));
         self.push(code);
         self.push(CHECK);
     }
@@ -143,16 +133,10 @@ impl ScriptWriter for PwshWriter {
         self.push(&format!("Write-Output {}", q(text)));
     }
 
-    fn notice(&mut self, text: &str) {
-        self.colored(crate::trace::ansi::BOLD_GREEN, text);
-    }
-
-    fn warning(&mut self, text: &str) {
-        self.colored(crate::trace::ansi::YELLOW, &format!("WARNING: {text}"));
-    }
-
-    fn error(&mut self, text: &str) {
-        self.colored(crate::trace::ansi::BOLD_RED, &format!("ERROR: {text}"));
+    fn colored(&mut self, color: &str, text: &str) {
+        // `[char]27` keeps the escape byte out of the quoted text.
+        let color = color.trim_start_matches('\x1b');
+        self.push(&format!("Write-Output (\"$([char]27){color}\" + {} + \"$([char]27)[0;m\")", q(text)));
     }
 
     fn finish(&self, trace: bool) -> String {

@@ -21,6 +21,9 @@ pub enum Error {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[source] sqlx::Error),
+    /// A body was larger than the limit it was given (HTTP 413).
+    #[error("larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
     /// The blob store failed.
     #[error("blob store: {0}")]
     Blob(String),

@@ -2,6 +2,8 @@
 //!
 //! (The full design essay is being written; see the module docs.)
 
+pub mod artifacts;
+pub mod blob;
 mod codec;
 mod db;
 pub mod effects;
@@ -27,6 +29,7 @@ pub mod variables;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use blob::BlobStore;
 pub use codec::{Millis, Page, Paged};
 pub use db::{Backend, StoreOptions};
 pub use error::{Error, Result};

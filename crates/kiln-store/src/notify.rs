@@ -53,6 +53,7 @@ impl Local {
 
 pub(crate) struct Notifier {
     local: Local,
+    traces: broadcast::Sender<(BuildId, u64)>,
     remote: Option<mpsc::UnboundedSender<Vec<BuildId>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -62,8 +63,9 @@ impl Notifier {
         let (version, _) = watch::channel(0u64);
         let (jobs, _) = broadcast::channel(1024);
         let local = Local { version, jobs };
+        let (traces, _) = broadcast::channel(4096);
         let Pool::Postgres(pg) = pool else {
-            return Ok(Notifier { local, remote: None, tasks: Mutex::new(Vec::new()) });
+            return Ok(Notifier { local, traces, remote: None, tasks: Mutex::new(Vec::new()) });
         };
         let mut replica = [0u8; 8];
         rand::rngs::OsRng
@@ -117,7 +119,7 @@ impl Notifier {
                 }
             }
         });
-        Ok(Notifier { local, remote: Some(remote), tasks: Mutex::new(vec![listen_task, send_task]) })
+        Ok(Notifier { local, traces, remote: Some(remote), tasks: Mutex::new(vec![listen_task, send_task]) })
     }
 
     /// Called after a commit that made jobs pending.
@@ -126,6 +128,15 @@ impl Notifier {
         if let Some(remote) = &self.remote {
             let _ = remote.send(ids.to_vec());
         }
+    }
+
+    /// A job's log grew (local subscribers only).
+    pub(crate) fn trace_grew(&self, job: BuildId, size: u64) {
+        let _ = self.traces.send((job, size));
+    }
+
+    pub(crate) fn trace_subscribe(&self) -> broadcast::Receiver<(BuildId, u64)> {
+        self.traces.subscribe()
     }
 
     pub(crate) fn subscribe(&self) -> QueueEvents {

@@ -68,6 +68,11 @@ pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Lowercase hex SHA-256 of any bytes (artifact checksums).
+pub fn digest_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Constant-time comparison of a presented token with a stored digest.
 pub fn matches(token: &str, stored_digest: &str) -> bool {
     digest(token).as_bytes().ct_eq(stored_digest.as_bytes()).into()

@@ -9,6 +9,8 @@
 
 macro_rules! backend_modules {
     () => {
+        #[path = "artifacts.rs"]
+        pub(crate) mod artifacts;
         #[path = "effects.rs"]
         pub(crate) mod effects;
         #[path = "jobs.rs"]
@@ -25,6 +27,8 @@ macro_rules! backend_modules {
         pub(crate) mod runners;
         #[path = "settings.rs"]
         pub(crate) mod settings;
+        #[path = "traces.rs"]
+        pub(crate) mod traces;
         #[path = "users.rs"]
         pub(crate) mod users;
         #[path = "variables.rs"]

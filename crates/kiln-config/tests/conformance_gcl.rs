@@ -48,12 +48,6 @@ const EXCEPTIONS: &[(&str, Gitlab, &str)] = &[
          dependencies: self-dependency: job\"); gitlab-ci-local's own test expects that error too",
     ),
     (
-        "variables-null",
-        Gitlab::Rejects,
-        "a variable whose value is null fails `Entry::Variable`'s alphanumeric check (strings, \
-         symbols and integers only): \"variable definition must be either a string or a hash\"",
-    ),
-    (
         "needs-parallel-matrix-error",
         Gitlab::Rejects,
         "every selector names an instance that does not exist (`undefined need: build-job: [foo]`); \

@@ -89,7 +89,9 @@ pub(crate) fn parse_caches(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Option<Ve
                 cx.err(node.span, &cloc, &format!("config no more than {MAX_CACHES} caches can be created"));
             }
             let mut out = Vec::new();
-            for item in items {
+            // GitLab's `Caches` is a `ComposableArray`: nested lists (an
+            // alias to a list of caches) are flattened.
+            for item in crate::model::cx::flattened(node) {
                 match &item.value {
                     Value::Map(map) => out.extend(parse_cache(cx, item, map, &cloc)),
                     _ => cx.err(item.span, &cloc, "config should be a hash"),

@@ -127,3 +127,18 @@ pub(crate) fn scalar_text(node: &Node) -> Option<String> {
         _ => node.scalar_to_string(),
     }
 }
+
+/// The items of a sequence with nested sequences flattened, as GitLab's
+/// `ComposableArray` (`[@config].flatten`) and `Needs` read them: a
+/// `!reference` or an alias to a list inside a list is spliced in.
+pub(crate) fn flattened(node: &Node) -> Vec<&Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match &n.value {
+            Value::Seq(items) => stack.extend(items.iter().rev()),
+            _ => out.push(n),
+        }
+    }
+    out
+}

@@ -184,12 +184,13 @@ fn parse_pull_policy(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Vec<PullPolicy>
 
 /// `services:`.
 pub(crate) fn parse_services(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Option<Vec<Service>> {
-    let Some(items) = node.as_seq() else {
+    if node.as_seq().is_none() {
         cx.err(node.span, loc, "config should be an array");
         return None;
-    };
+    }
     let mut out = Vec::new();
-    for item in items {
+    // `Services` is a `ComposableArray` in GitLab: nested lists are flattened.
+    for item in crate::model::cx::flattened(node) {
         let sloc = sub(loc, "service");
         match &item.value {
             Value::Str(s) => out.push(Service {

@@ -71,7 +71,7 @@ pub(crate) fn parse_needs(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsCon
     let items: Vec<&Node> = match &node.value {
         // GitLab flattens nested arrays (`[@config].flatten`), which is what
         // a `!reference` to another job's needs inside a list produces.
-        Value::Seq(_) => flatten(node),
+        Value::Seq(_) => crate::model::cx::flattened(node),
         Value::Map(_) => vec![node],
         Value::Null => {
             cx.err(node.span, loc, "config can't be blank");
@@ -106,18 +106,6 @@ pub(crate) fn parse_needs(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsCon
         cx.err(node.span, loc, &format!("config uses invalid types: {}", invalid_types.join(", ")));
     }
     Some(out)
-}
-
-fn flatten(node: &Node) -> Vec<&Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        match &n.value {
-            Value::Seq(items) => stack.extend(items.iter().rev()),
-            _ => out.push(n),
-        }
-    }
-    out
 }
 
 fn parse_need(cx: &mut Cx<'_>, node: &Node, loc: &str, ctx: NeedsContext) -> Option<Need> {

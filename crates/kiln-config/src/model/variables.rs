@@ -113,15 +113,27 @@ pub(crate) fn parse_variables(cx: &mut Cx<'_>, node: &Node, loc: &str, kind: Var
                 }
                 out.items.push(var);
             }
-            Value::Str(_) | Value::Int(_) => out.items.push(Variable {
+            // GitLab's `ScalarValidator`: strings, integers, floats and
+            // booleans, printed as Ruby prints them (`FF_TIMESTAMPS: true`
+            // runs on gitlab.com).
+            Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => out.items.push(Variable {
                 name,
                 value: scalar_text(value).unwrap_or_default(),
                 description: None,
                 options: Vec::new(),
                 expand: true,
             }),
-            // Booleans, floats and null are neither GitLab's "alphanumeric"
-            // simple form nor the hash form.
+            // GitLab's entry factory treats a null value as unspecified: the
+            // variable exists and is empty (GNOME's mutter relies on it).
+            // GitLab's JSON schema does not allow it.
+            Value::Null if !cx.strict => out.items.push(Variable {
+                name,
+                value: String::new(),
+                description: None,
+                options: Vec::new(),
+                expand: true,
+            }),
+            // Collections are neither a scalar nor the hash form.
             _ => {
                 let _ = &vloc;
                 cx.raw(Some(value.span), "variable definition must be either a string or a hash".into());

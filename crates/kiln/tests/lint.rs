@@ -192,7 +192,11 @@ fn remote_includes_are_fetched_over_http() {
     );
     let out = lint_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("404"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("could not be fetched because of HTTP code `404` error!"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// Runs `kiln lint` on `bytes` and returns its output with the peak RSS of

@@ -62,6 +62,21 @@ pub struct ComposeOptions {
     /// [`Projects`](crate::sources::Projects) instead of reporting that
     /// components need GitLab's CI/CD catalog. Off by default.
     pub components_from_projects: bool,
+    /// Where `include:template` files come from; `None` reports that
+    /// templates are not available.
+    pub templates: Option<TemplateSource>,
+}
+
+/// A project that holds GitLab's CI templates (GitLab keeps them under
+/// `lib/gitlab/ci/templates/` of its own repository; an instance can mirror
+/// that, or a test can stub it), read through
+/// [`Projects`](crate::sources::Projects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource {
+    pub project: String,
+    pub git_ref: Option<String>,
+    /// The folder of the templates in that project, without a trailing `/`.
+    pub dir: String,
 }
 
 impl Default for ComposeOptions {
@@ -72,6 +87,7 @@ impl Default for ComposeOptions {
             max_total_size: 300 * 1024 * 1024,
             inputs: Map::new(),
             components_from_projects: false,
+            templates: None,
         }
     }
 }

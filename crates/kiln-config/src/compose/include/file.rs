@@ -81,15 +81,7 @@ impl Includer<'_> {
             return None;
         };
         match location.kind {
-            Kind::Template => {
-                self.diags.error(
-                    span,
-                    format!(
-                        "include template `{raw}` is not available: Kiln does not ship GitLab's templates"
-                    ),
-                );
-                return None;
-            }
+            Kind::Template => return self.fetch_template(raw, span),
             Kind::Component => return self.fetch_component(raw, span),
             Kind::Artifact => {
                 self.diags.error(
@@ -191,6 +183,40 @@ impl Includer<'_> {
             kind: IncludeKind::Project,
             component: None,
         })
+    }
+
+    fn fetch_template(&mut self, name: &str, span: Span) -> Option<Fetched> {
+        let Some(source) = self.opts.templates.clone() else {
+            self.diags.error(
+                span,
+                format!("include template `{name}` is not available: Kiln does not ship GitLab's templates"),
+            );
+            return None;
+        };
+        if !has_yaml_extension(name) || escapes_tree(name) {
+            self.diags.error(span, format!("Template file `{name}` is not a valid location!"));
+            return None;
+        }
+        let path = format!("{}/{name}", source.dir);
+        match self.sources.projects.read_file(&source.project, source.git_ref.as_deref(), &path) {
+            Ok(Some(text)) if !text.trim().is_empty() => Some(Fetched {
+                location: name.to_string(),
+                display: format!("template {name}"),
+                text,
+                // A template stands alone: it has no project of its own.
+                origin: Origin::Detached,
+                kind: IncludeKind::Project,
+                component: None,
+            }),
+            Ok(_) => {
+                self.diags.error(span, format!("Included file `{name}` is empty or does not exist!"));
+                None
+            }
+            Err(e) => {
+                self.diags.error(span, format!("include template `{name}` cannot be read: {e}"));
+                None
+            }
+        }
     }
 
     fn fetch_remote(&mut self, location: &Location<'_>, url: String, span: Span) -> Option<Fetched> {

@@ -63,19 +63,22 @@ fn bases_of(root: &Map, key: &str) -> Option<(Vec<String>, crate::source::Span)>
     Some((extends_keys(extends), extends.span))
 }
 
-/// Extends the entry `key` and returns its new value with the levels of
-/// extensible bases below it (`None` for an entry without `extends`), or
-/// `Err` when it (or one of its bases) cannot be extended. Each problem
-/// is reported once, at the `extends` that has it.
+/// Extends the entry `key` in place and returns the levels of extensible
+/// bases below it (`None` for an entry without `extends`), or `Err` when it
+/// (or one of its bases) cannot be extended. Each problem is reported once,
+/// at the `extends` that has it. Nothing is copied except the bases a job
+/// merges, so entries without `extends` cost nothing.
 fn extend(
     root: &mut Map,
     key: &str,
     ancestors: &mut Vec<String>,
     states: &mut HashMap<String, State>,
     diags: &mut Diagnostics,
-) -> Result<(Node, Option<usize>), ()> {
-    let Some(value) = root.get(key) else { return Err(()) };
-    let Some((bases, span)) = bases_of(root, key) else { return Ok((value.clone(), None)) };
+) -> Result<Option<usize>, ()> {
+    if !root.contains_key(key) {
+        return Err(());
+    }
+    let Some((bases, span)) = bases_of(root, key) else { return Ok(None) };
     match states.get(key) {
         // GitLab walks the bases again on every path; the depth below an
         // entry is all that walk could still find wrong.
@@ -86,7 +89,7 @@ fn extend(
             }
             return Err(());
         }
-        Some(State::Done(height)) => return Ok((value.clone(), Some(*height))),
+        Some(State::Done(height)) => return Ok(Some(*height)),
         Some(State::Failed) => return Err(()),
         None => {}
     }
@@ -119,12 +122,12 @@ fn extend(
     let mut height = 0;
     for base in &bases {
         match extend(root, base, ancestors, states, diags) {
-            Ok((node, base_height)) => {
+            Ok(base_height) => {
                 if let Some(h) = base_height {
                     height = height.max(h + 1);
                 }
-                if let Value::Map(map) = node.value {
-                    merged = merge_maps(merged, map);
+                if let Some(map) = root.get(base).and_then(Node::as_map) {
+                    merged = merge_maps(merged, map.clone());
                 }
             }
             Err(()) => failed = true,
@@ -136,15 +139,11 @@ fn extend(
         states.insert(key.to_string(), State::Failed);
         return Err(());
     }
-    let Some(own) = root.get(key).cloned() else { return Err(()) };
-    let span = own.span;
-    let Value::Map(own_map) = own.value else { return Err(()) };
-    let extended = Node::new(Value::Map(merge_maps(merged, own_map)), span);
-    if let Some(slot) = root.get_mut(key) {
-        *slot = extended.clone();
-    }
+    let Some(slot) = root.get_mut(key) else { return Err(()) };
+    let Value::Map(own_map) = std::mem::replace(&mut slot.value, Value::Null) else { return Err(()) };
+    slot.value = Value::Map(merge_maps(merged, own_map));
     states.insert(key.to_string(), State::Done(height));
-    Ok((extended, Some(height)))
+    Ok(Some(height))
 }
 
 /// The entry where GitLab's walk from `key` (at `depth` ancestors) first

@@ -167,7 +167,7 @@ fn finish(merged: Node, diags: &mut Diagnostics) -> Node {
     let span = merged.span;
     let Value::Map(mut map) = merged.value else { return merged };
     extends::apply_extends(&mut map, diags);
-    let resolved = reference::resolve_references(&Node::new(Value::Map(map), span), diags);
+    let resolved = reference::resolve_references(Node::new(Value::Map(map), span), diags);
     let Value::Map(mut map) = resolved.value else { return resolved };
     defaults::apply_defaults(&mut map, diags);
     Node::new(Value::Map(map), span)

@@ -18,12 +18,10 @@ use super::util::ruby_inspect;
 /// limit but its stack; a chain this long is never intended).
 const MAX_NESTING: usize = 64;
 
-/// One step of the path to a node of the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
+/// One step of the path to a node of the tree: the position of an entry in
+/// a hash (in order) or of an item in a list. Positions, not key names, so
+/// that walking the tree allocates nothing per node.
+type Step = usize;
 
 struct Resolver<'a> {
     original: &'a Node,
@@ -36,15 +34,35 @@ struct Resolver<'a> {
 
 /// Resolves every `!reference` in `root`. A reference that cannot be
 /// resolved is reported and becomes null.
-pub(crate) fn resolve_references(root: &Node, diags: &mut Diagnostics) -> Node {
+///
+/// Only the tags are replaced, in place: the rest of the tree is neither
+/// copied nor rebuilt, which matters for pipelines of thousands of jobs.
+pub(crate) fn resolve_references(mut root: Node, diags: &mut Diagnostics) -> Node {
+    let mut tags = Vec::new();
+    find_tags(&root, &mut Vec::new(), &mut tags);
+    if tags.is_empty() {
+        return root;
+    }
     let mut found = Diagnostics::default();
-    let mut resolver =
-        Resolver { original: root, memo: HashMap::new(), in_progress: HashSet::new(), diags: &mut found };
-    let mut path = Vec::new();
-    let resolved = match resolver.tree(root, &mut path) {
-        Ok(node) => node,
-        Err(()) => Node::null(root.span),
+    let replacements: Vec<(Vec<Step>, Option<Node>)> = {
+        let mut resolver = Resolver {
+            original: &root,
+            memo: HashMap::new(),
+            in_progress: HashSet::new(),
+            diags: &mut found,
+        };
+        tags.into_iter()
+            .map(|mut path| {
+                let value = at(&root, &path).and_then(|tag| resolver.tag(tag, &mut path).ok());
+                (path, value)
+            })
+            .collect()
     };
+    for (path, value) in replacements {
+        if let Some(slot) = at_mut(&mut root, &path) {
+            *slot = value.unwrap_or_else(|| Node::null(slot.span));
+        }
+    }
     // `extends` copies a tag into every job that extends its holder; the
     // copies fail alike, and one report is enough.
     let mut seen = Vec::new();
@@ -54,7 +72,51 @@ pub(crate) fn resolve_references(root: &Node, diags: &mut Diagnostics) -> Node {
             diags.push(diag);
         }
     }
-    resolved
+    root
+}
+
+/// The paths of every tag in the tree (tags inside tags are not nodes).
+fn find_tags(node: &Node, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    match &node.value {
+        Value::Reference(_) => out.push(path.clone()),
+        Value::Map(map) => {
+            for (i, (_, value)) in map.iter().enumerate() {
+                path.push(i);
+                find_tags(value, path, out);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i);
+                find_tags(item, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn at<'n>(mut node: &'n Node, path: &[Step]) -> Option<&'n Node> {
+    for &step in path {
+        node = match &node.value {
+            Value::Map(map) => map.get_index(step)?.1,
+            Value::Seq(items) => items.get(step)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn at_mut<'n>(mut node: &'n mut Node, path: &[Step]) -> Option<&'n mut Node> {
+    for &step in path {
+        node = match &mut node.value {
+            Value::Map(map) => map.get_index_mut(step)?,
+            Value::Seq(items) => items.get_mut(step)?,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 impl Resolver<'_> {
@@ -66,8 +128,8 @@ impl Resolver<'_> {
             Value::Map(map) => {
                 let mut out = Map::new();
                 let mut failed = false;
-                for (key, value) in map.iter() {
-                    path.push(Step::Key(key.name.clone()));
+                for (i, (key, value)) in map.iter().enumerate() {
+                    path.push(i);
                     let resolved = self.tree(value, path);
                     path.pop();
                     match resolved {
@@ -84,7 +146,7 @@ impl Resolver<'_> {
                 let mut out = Vec::with_capacity(items.len());
                 let mut failed = false;
                 for (i, item) in items.iter().enumerate() {
-                    path.push(Step::Index(i));
+                    path.push(i);
                     let resolved = self.tree(item, path);
                     path.pop();
                     match resolved {
@@ -153,8 +215,9 @@ fn dig<'n>(root: &'n Node, keys: &[&str]) -> Option<(&'n Node, Vec<Step>)> {
     let mut node = root;
     let mut path = Vec::with_capacity(keys.len());
     for key in keys {
-        node = node.as_map()?.get(key)?;
-        path.push(Step::Key((*key).to_string()));
+        let (i, next) = node.as_map()?.get_full(key)?;
+        node = next;
+        path.push(i);
     }
     Some((node, path))
 }

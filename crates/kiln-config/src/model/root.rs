@@ -35,7 +35,7 @@ const GLOBAL: &[&str] = &["default", "workflow"];
 /// cross-job checks.
 pub fn parse_config(root: &Node, opts: &ModelOptions, diags: &mut Diagnostics) -> Config {
     let errors_before = diags.errors().count();
-    let mut cx = Cx { diags, strict: opts.strict };
+    let mut cx = Cx::new(diags, opts.strict);
     let Some(config) = read_root(&mut cx, root) else { return Config::default() };
     // As GitLab, the logical checks run only on a configuration whose
     // keywords are valid: on a broken one they would mostly repeat errors.
@@ -49,7 +49,7 @@ pub fn parse_config(root: &Node, opts: &ModelOptions, diags: &mut Diagnostics) -
 /// fixtures are run: no "at least one visible job", nothing fetched, no
 /// checks that need other documents.
 pub fn check_document(root: &Node, opts: &ModelOptions, diags: &mut Diagnostics) {
-    let mut cx = Cx { diags, strict: opts.strict };
+    let mut cx = Cx::new(diags, opts.strict);
     let Some(map) = root.as_map() else {
         if !root.is_null() {
             cx.raw(Some(root.span), "Invalid configuration format".into());
@@ -87,16 +87,16 @@ fn read_entries(cx: &mut Cx<'_>, root: &Node, map: &crate::yaml::Map, whole: boo
                     }
                 }
                 Some(ty) => {
-                    let job_map = value.as_map().cloned().unwrap_or_default();
-                    config.jobs.push(parse_job(cx, key, value, &job_map, ty));
+                    let empty = crate::yaml::Map::new();
+                    let job_map = value.as_map().unwrap_or(&empty);
+                    config.jobs.push(parse_job(cx, key, value, job_map, ty));
                     visible += 1;
                 }
                 // A fragment may hold a partial job (its `script:` can come
                 // from `extends:` or another file): check what is there.
                 None if !whole => {
-                    let job_map = value.as_map().cloned().unwrap_or_default();
-                    if value.as_map().is_some() {
-                        parse_job(cx, key, value, &job_map, JobType::Job);
+                    if let Some(job_map) = value.as_map() {
+                        parse_job(cx, key, value, job_map, JobType::Job);
                     } else {
                         cx.err(value.span, &format!("jobs:{name}"), "config should be a hash");
                     }

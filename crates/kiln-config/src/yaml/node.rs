@@ -164,9 +164,12 @@ impl Borrow<str> for Key {
 /// An insertion-ordered mapping. Re-inserting a key keeps its first position
 /// and takes the new value, as a Ruby `Hash` does (so duplicate keys in YAML
 /// behave as GitLab runs them: the last one wins).
+///
+/// Hashed with foldhash: fast on the many small maps of a pipeline, and
+/// randomly seeded, so keys chosen to collide cannot slow it down.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Map {
-    entries: IndexMap<Key, Node>,
+    entries: IndexMap<Key, Node, foldhash::fast::RandomState>,
 }
 
 impl Map {
@@ -199,6 +202,21 @@ impl Map {
                 self.entries.insert(key, value);
             }
         }
+    }
+
+    /// The entry at `index` in insertion order.
+    pub fn get_index(&self, index: usize) -> Option<(&Key, &Node)> {
+        self.entries.get_index(index)
+    }
+
+    /// The value at `index` in insertion order, for changing it in place.
+    pub fn get_index_mut(&mut self, index: usize) -> Option<&mut Node> {
+        self.entries.get_index_mut(index).map(|(_, v)| v)
+    }
+
+    /// The position of `key` and its value.
+    pub fn get_full(&self, key: &str) -> Option<(usize, &Node)> {
+        self.entries.get_full(key).map(|(i, _, v)| (i, v))
     }
 
     /// Removes a key, keeping the order of the others.

@@ -1,6 +1,8 @@
 //! The parsing context: where diagnostics go, and small readers that check a
 //! node's type and report GitLab's message when it is wrong.
 
+use std::collections::HashMap;
+
 use crate::diag::Diagnostics;
 use crate::model::common::Spanned;
 use crate::source::Span;
@@ -9,6 +11,26 @@ use crate::yaml::{Key, Map, Node, Value};
 pub(crate) struct Cx<'a> {
     pub(crate) diags: &'a mut Diagnostics,
     pub(crate) strict: bool,
+    /// Parsed `if:` expressions by text. `extends`, anchors and
+    /// `!reference` copy the same rules into many jobs, and parsing compiles
+    /// their regexes, so each distinct text is parsed once per run.
+    pub(crate) expressions: HashMap<String, Result<kiln_expr::Expression, kiln_expr::ParseError>>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(diags: &'a mut Diagnostics, strict: bool) -> Cx<'a> {
+        Cx { diags, strict, expressions: HashMap::new() }
+    }
+
+    /// `kiln_expr::Expression::parse`, once per distinct text.
+    pub(crate) fn expression(&mut self, text: &str) -> Result<kiln_expr::Expression, kiln_expr::ParseError> {
+        if let Some(parsed) = self.expressions.get(text) {
+            return parsed.clone();
+        }
+        let parsed = kiln_expr::Expression::parse(text);
+        self.expressions.insert(text.to_string(), parsed.clone());
+        parsed
+    }
 }
 
 impl Cx<'_> {

@@ -167,7 +167,7 @@ fn parse_rule(cx: &mut Cx<'_>, node: &Node, loc: &str, kind: RulesKind) -> Optio
                     if cx.strict && text.value.is_empty() {
                         cx.err(value.span, loc, "if can't be blank");
                     }
-                    let expr = match kiln_expr::Expression::parse(&text.value) {
+                    let expr = match cx.expression(&text.value) {
                         Ok(e) => Some(e),
                         Err(e) => {
                             cx.err(column_span(value, e.column), loc, "if invalid expression syntax");

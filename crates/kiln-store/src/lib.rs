@@ -3,6 +3,7 @@
 //! (The full design essay is being written; see the module docs.)
 
 pub mod artifacts;
+pub mod audit;
 pub mod blob;
 mod codec;
 mod db;
@@ -16,6 +17,7 @@ pub mod pipelines;
 pub mod projects;
 pub mod queue;
 pub mod runners;
+pub mod schedules;
 pub mod settings;
 // Each query file is compiled once per backend on purpose (see `sql`).
 #[allow(clippy::duplicate_mod)]
@@ -23,6 +25,7 @@ mod sql;
 mod store;
 pub mod token;
 pub mod traces;
+pub mod triggers;
 pub mod users;
 pub mod variables;
 

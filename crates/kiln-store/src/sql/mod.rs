@@ -11,6 +11,8 @@ macro_rules! backend_modules {
     () => {
         #[path = "artifacts.rs"]
         pub(crate) mod artifacts;
+        #[path = "audit.rs"]
+        pub(crate) mod audit;
         #[path = "effects.rs"]
         pub(crate) mod effects;
         #[path = "jobs.rs"]
@@ -25,10 +27,14 @@ macro_rules! backend_modules {
         pub(crate) mod queue;
         #[path = "runners.rs"]
         pub(crate) mod runners;
+        #[path = "schedules.rs"]
+        pub(crate) mod schedules;
         #[path = "settings.rs"]
         pub(crate) mod settings;
         #[path = "traces.rs"]
         pub(crate) mod traces;
+        #[path = "triggers.rs"]
+        pub(crate) mod triggers;
         #[path = "users.rs"]
         pub(crate) mod users;
         #[path = "variables.rs"]

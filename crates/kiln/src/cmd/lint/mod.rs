@@ -220,7 +220,14 @@ fn jobs_table(plan: &kiln_config::plan::PipelinePlan) -> String {
                 j.stage.clone(),
                 j.name.clone(),
                 j.when.as_str().to_string(),
-                if j.allow_failure { "yes".into() } else { "no".into() },
+                match (j.allow_failure, j.allow_failure_exit_codes.as_slice()) {
+                    (true, _) => "yes".into(),
+                    (false, []) => "no".into(),
+                    (false, codes) => {
+                        let codes: Vec<String> = codes.iter().map(i64::to_string).collect();
+                        format!("on exit {}", codes.join(", "))
+                    }
+                },
                 match &j.needs {
                     None => "-".into(),
                     Some(n) if n.is_empty() => "[]".into(),

@@ -9,46 +9,13 @@
 use crate::diag::Diagnostics;
 use crate::yaml::{Key, Map, Node, Value};
 
-/// The keywords `default:` passes on to jobs.
-pub(crate) const DEFAULT_KEYS: [&str; 13] = [
-    "after_script",
-    "artifacts",
-    "before_script",
-    "cache",
-    "hooks",
-    "id_tokens",
-    "identity",
-    "image",
-    "interruptible",
-    "retry",
-    "services",
-    "tags",
-    "timeout",
-];
-
 /// Top-level keywords GitLab still reads as defaults.
 pub(crate) const DEPRECATED_GLOBALS: [&str; 5] =
     ["image", "services", "cache", "before_script", "after_script"];
 
-/// Top-level keys that are never jobs.
-pub(crate) const RESERVED: [&str; 12] = [
-    "default",
-    "workflow",
-    "include",
-    "before_script",
-    "image",
-    "services",
-    "after_script",
-    "variables",
-    "stages",
-    "types",
-    "cache",
-    "spec",
-];
-
 /// Whether the top-level entry `name: value` is a visible job.
 pub(crate) fn is_visible_job(name: &str, value: &Node) -> bool {
-    !RESERVED.contains(&name) && !name.starts_with('.') && value.as_map().is_some()
+    !crate::model::is_root_keyword(name) && !name.starts_with('.') && value.as_map().is_some()
 }
 
 /// Copies defaults into the jobs of `root`.
@@ -56,7 +23,7 @@ pub(crate) fn apply_defaults(root: &mut Map, diags: &mut Diagnostics) {
     let mut defaults: Vec<(Key, Node)> = Vec::new();
     if let Some(default) = root.get("default").and_then(Node::as_map) {
         for (key, value) in default.iter() {
-            if DEFAULT_KEYS.contains(&key.name.as_str()) && !value.is_null() {
+            if crate::model::DEFAULT_KEYWORDS.contains(&key.name.as_str()) && !value.is_null() {
                 defaults.push((key.clone(), value.clone()));
             }
         }

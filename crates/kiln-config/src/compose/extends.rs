@@ -13,23 +13,6 @@ use super::util::ruby_to_s;
 /// GitLab's `MAX_NESTING_LEVELS`: more ancestors than this is an error.
 const MAX_NESTING_LEVELS: usize = 10;
 
-/// Keys that are global keywords, from which `extends` is not removed (the
-/// model reports it there as an unknown key, as GitLab does).
-const GLOBAL_KEYS: [&str; 12] = [
-    "default",
-    "workflow",
-    "include",
-    "before_script",
-    "image",
-    "services",
-    "after_script",
-    "variables",
-    "stages",
-    "types",
-    "cache",
-    "spec",
-];
-
 /// What is known about an entry after extending it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -49,7 +32,9 @@ pub(crate) fn apply_extends(root: &mut Map, diags: &mut Diagnostics) {
         let _ = extend(root, name, &mut ancestors, &mut states, diags);
     }
     for (key, value) in root.iter_mut() {
-        if !GLOBAL_KEYS.contains(&key.name.as_str())
+        // `extends` stays on global keywords: the model reports it there as an
+        // unknown key, as GitLab does.
+        if !crate::model::is_root_keyword(&key.name)
             && let Some(map) = value.as_map_mut()
         {
             map.remove("extends");

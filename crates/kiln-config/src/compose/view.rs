@@ -7,8 +7,6 @@
 use crate::source::Span;
 use crate::yaml::{Key, Map, Node, Value};
 
-use super::defaults::RESERVED;
-
 const DEFAULT_STAGES: [&str; 3] = ["build", "test", "deploy"];
 /// Keywords whose nested lists GitLab flattens when it reads them.
 const FLATTENED: [&str; 4] = ["script", "before_script", "after_script", "rules"];
@@ -26,7 +24,7 @@ pub fn expanded_view(root: &Node) -> Node {
         }
     }
     for (key, value) in map.iter() {
-        if RESERVED.contains(&key.name.as_str()) || key.name.starts_with('.') {
+        if crate::model::is_root_keyword(&key.name) || key.name.starts_with('.') {
             continue;
         }
         out.insert(key.clone(), job_view(value));

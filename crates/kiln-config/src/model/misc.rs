@@ -78,23 +78,6 @@ use crate::model::common::parse_duration_node;
 use crate::model::cx::{Cx, string_list, sub};
 use crate::yaml::Value;
 
-/// Keywords `inherit:default` may list.
-pub const INHERITABLE_DEFAULTS: &[&str] = &[
-    "after_script",
-    "artifacts",
-    "before_script",
-    "cache",
-    "hooks",
-    "id_tokens",
-    "identity",
-    "image",
-    "interruptible",
-    "retry",
-    "services",
-    "tags",
-    "timeout",
-];
-
 /// `inherit:`.
 pub(crate) fn parse_inherit(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Inherit {
     let iloc = sub(loc, "inherit");
@@ -105,8 +88,11 @@ pub(crate) fn parse_inherit(cx: &mut Cx<'_>, node: &Node, loc: &str) -> Inherit 
         let dloc = sub(&iloc, "default");
         inherit.default = setting(cx, d, &dloc);
         if let InheritSetting::Only(keys) = &inherit.default {
-            let unknown: Vec<&str> =
-                keys.iter().map(|k| k.value.as_str()).filter(|k| !INHERITABLE_DEFAULTS.contains(k)).collect();
+            let unknown: Vec<&str> = keys
+                .iter()
+                .map(|k| k.value.as_str())
+                .filter(|k| !crate::model::DEFAULT_KEYWORDS.contains(k))
+                .collect();
             if !unknown.is_empty() {
                 cx.err(d.span, &dloc, &format!("config contains unknown values: {}", unknown.join(", ")));
             }

@@ -44,6 +44,48 @@ pub use trigger::{Forward, Trigger, TriggerInclude, TriggerStrategy, TriggerTarg
 pub use variables::{Variable, Variables};
 pub use workflow::{AutoCancel, OnJobFailure, OnNewCommit, Workflow};
 
+/// The keywords `default:` passes on to jobs, which `inherit:default` may
+/// list (GitLab's `Entry::Default`).
+pub const DEFAULT_KEYWORDS: &[&str] = &[
+    "after_script",
+    "artifacts",
+    "before_script",
+    "cache",
+    "hooks",
+    "id_tokens",
+    "identity",
+    "image",
+    "interruptible",
+    "retry",
+    "services",
+    "tags",
+    "timeout",
+];
+
+/// Top-level keys that are never jobs: GitLab's root entries, the legacy
+/// `types`, and the `spec` header.
+pub const ROOT_KEYWORDS: &[&str] = &[
+    "include",
+    "before_script",
+    "image",
+    "services",
+    "after_script",
+    "variables",
+    "stages",
+    "types",
+    "cache",
+    "spec",
+];
+
+/// Root keywords that GitLab reads as a job when they look like one
+/// (`default:` with a `script:`).
+pub const ROOT_KEYWORDS_OR_JOBS: &[&str] = &["default", "workflow"];
+
+/// Whether a top-level key is one of GitLab's global keywords.
+pub fn is_root_keyword(name: &str) -> bool {
+    ROOT_KEYWORDS.contains(&name) || ROOT_KEYWORDS_OR_JOBS.contains(&name)
+}
+
 /// How strictly to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ModelOptions {

@@ -12,24 +12,8 @@ use crate::model::script::parse_script;
 use crate::model::variables::{VariablesKind, parse_variables};
 use crate::model::workflow::{parse_stages, parse_workflow};
 use crate::model::{Config, ModelOptions};
+use crate::model::{ROOT_KEYWORDS, ROOT_KEYWORDS_OR_JOBS};
 use crate::yaml::Node;
-
-/// Top-level keys that are never jobs (GitLab's "reserved" root entries,
-/// plus `types` and the `spec` header).
-const RESERVED: &[&str] = &[
-    "include",
-    "before_script",
-    "image",
-    "services",
-    "after_script",
-    "variables",
-    "stages",
-    "types",
-    "cache",
-    "spec",
-];
-/// Top-level keys that are global keywords unless they look like a job.
-const GLOBAL: &[&str] = &["default", "workflow"];
 
 /// Reads a merged pipeline into a [`Config`] and runs GitLab's static
 /// cross-job checks.
@@ -77,8 +61,8 @@ fn read_entries(cx: &mut Cx<'_>, root: &Node, map: &crate::yaml::Map, whole: boo
     let mut visible = 0usize;
     for (key, value) in map.iter() {
         let name = key.name.as_str();
-        let is_job =
-            !RESERVED.contains(&name) && (find_type(name, value).is_some() || !GLOBAL.contains(&name));
+        let is_job = !ROOT_KEYWORDS.contains(&name)
+            && (find_type(name, value).is_some() || !ROOT_KEYWORDS_OR_JOBS.contains(&name));
         if is_job {
             match find_type(name, value) {
                 Some(JobType::Hidden) => {

@@ -50,12 +50,12 @@ pub struct RegisterOptions {
     pub custom: Option<toml::Table>,
 }
 
-fn now() -> toml::value::Datetime {
+pub(crate) fn now() -> toml::value::Datetime {
     let s = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     s.parse().unwrap_or(toml::value::Datetime { date: None, time: None, offset: None })
 }
 
-fn parse_expiry(s: Option<&str>) -> Option<toml::value::Datetime> {
+pub(crate) fn parse_expiry(s: Option<&str>) -> Option<toml::value::Datetime> {
     s.filter(|s| !s.is_empty() && !s.starts_with("0001-01-01")).and_then(|s| s.parse().ok())
 }
 

@@ -1,6 +1,7 @@
 //! What the `kiln runner` subcommands do, as library functions the CLI calls.
 
 mod manage;
+mod rotation;
 mod run;
 mod worker;
 

@@ -95,6 +95,8 @@ struct Shared {
     control: RunControl,
     config: watch::Receiver<Arc<Config>>,
     concurrent: Arc<Semaphore>,
+    /// The permits `concurrent` is meant to have now (`concurrent` can change on reload).
+    concurrent_size: std::sync::atomic::AtomicUsize,
     metrics: Arc<Metrics>,
     system_id: String,
     tracker: TaskTracker,
@@ -102,17 +104,37 @@ struct Shared {
     last_job: Mutex<std::time::Instant>,
 }
 
-/// Runs the loop until `control.stop` and every job has finished.
+/// One configured runner being fed: its current token (rotation changes it), its `limit`
+/// and concurrency slots; `removed` stops its feeders.
+struct RunnerHandle {
+    token: Mutex<String>,
+    limit: Option<Arc<Semaphore>>,
+    slots: Mutex<Slots>,
+    removed: CancellationToken,
+}
+
+impl RunnerHandle {
+    fn token(&self) -> String {
+        self.token.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// Runs the loop until `control.stop` and every job has finished. `updates` brings new
+/// configurations (SIGHUP): runners added are started, runners removed stop asking for
+/// jobs (their running jobs finish), and a new `concurrent` applies at once. Tokens that
+/// expire are rotated when `opts.config_path` exists, and the file is rewritten.
 pub async fn serve(
-    config: watch::Receiver<Arc<Config>>,
+    mut updates: watch::Receiver<Arc<Config>>,
     system_id: String,
     opts: RunOptions,
     control: RunControl,
     metrics: Arc<Metrics>,
 ) -> Result<(), RunError> {
-    let initial = config.borrow().clone();
+    let initial = updates.borrow_and_update().clone();
+    let (current, config) = watch::channel(initial.clone());
     let shared = Arc::new(Shared {
         concurrent: Arc::new(Semaphore::new(initial.concurrent())),
+        concurrent_size: std::sync::atomic::AtomicUsize::new(initial.concurrent()),
         opts,
         control: control.clone(),
         config,
@@ -122,25 +144,9 @@ pub async fn serve(
         builds: std::sync::atomic::AtomicUsize::new(0),
         last_job: Mutex::new(std::time::Instant::now()),
     });
-    let limits: Vec<_> = initial
-        .runners
-        .iter()
-        .map(|r| (r.short_token(), r.name.clone(), shared.system_id.clone(), r.limit))
-        .collect();
-    shared.metrics.set_limits(initial.concurrent(), &limits);
     let feeders = TaskTracker::new();
-    let count = initial.runners.len().max(1);
-    for runner in &initial.runners {
-        let limit = (runner.limit > 0).then(|| Arc::new(Semaphore::new(runner.limit)));
-        let slots = Arc::new(Mutex::new(Slots::default()));
-        for slot in 0..runner.request_concurrency() {
-            let shared = shared.clone();
-            let token = runner.token.clone();
-            let limit = limit.clone();
-            let slots = slots.clone();
-            feeders.spawn(async move { feed(shared, token, limit, slots, count, slot).await });
-        }
-    }
+    let mut handles: Vec<Arc<RunnerHandle>> = Vec::new();
+    apply(&shared, &current, &feeders, &mut handles, initial);
     if let Some(wait) = shared.opts.wait_timeout {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -157,11 +163,126 @@ pub async fn serve(
             }
         });
     }
+    let rotate = shared.opts.config_path.is_file();
+    let client = Client::new()?;
+    let mut retry_after: BTreeMap<String, std::time::Instant> = BTreeMap::new();
+    let mut updates_open = true;
+    loop {
+        let due = if rotate { next_rotation(&current.borrow(), &retry_after) } else { None };
+        let wait = due.as_ref().map(|(_, at)| {
+            (*at - chrono::Utc::now()).to_std().unwrap_or_default().min(Duration::from_secs(3600))
+        });
+        tokio::select! {
+            () = control.stop.cancelled() => break,
+            changed = updates.changed(), if updates_open => match changed {
+                Ok(()) => {
+                    let new = updates.borrow_and_update().clone();
+                    apply(&shared, &current, &feeders, &mut handles, new);
+                }
+                Err(_) => updates_open = false,
+            },
+            () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {
+                let Some((runner, _)) = due else { continue };
+                match super::rotation::rotate(&client, &shared.opts.config_path, &runner).await {
+                    Ok(rotated) => {
+                        tracing::info!(runner = %runner.short_token(), "runner token rotated");
+                        for h in handles.iter().filter(|h| h.token() == runner.token) {
+                            *h.token.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = rotated.token.clone();
+                        }
+                        let mut config = (**current.borrow()).clone();
+                        for r in config.runners.iter_mut().filter(|r| r.token == runner.token) {
+                            *r = rotated.clone();
+                        }
+                        let _ = current.send(Arc::new(config));
+                    }
+                    Err(e) => {
+                        tracing::warn!(runner = %runner.short_token(), "token rotation failed, retrying in a minute: {e}");
+                        retry_after.insert(runner.token.clone(), std::time::Instant::now() + Duration::from_secs(60));
+                    }
+                }
+            }
+        }
+    }
     feeders.close();
     feeders.wait().await;
     shared.tracker.close();
     shared.tracker.wait().await;
     Ok(())
+}
+
+/// The runner whose token is due first, and when.
+fn next_rotation(
+    config: &Config,
+    retry_after: &BTreeMap<String, std::time::Instant>,
+) -> Option<(RunnerConfig, chrono::DateTime<chrono::Utc>)> {
+    let now = std::time::Instant::now();
+    config
+        .runners
+        .iter()
+        .filter(|r| retry_after.get(&r.token).is_none_or(|t| *t <= now))
+        .filter_map(|r| super::rotation::due_at(r).map(|at| (r.clone(), at)))
+        .min_by_key(|(_, at)| *at)
+}
+
+/// Makes a configuration current: new runners get feeders, removed ones are stopped,
+/// `concurrent` and the metrics follow.
+fn apply(
+    shared: &Arc<Shared>,
+    current: &watch::Sender<Arc<Config>>,
+    feeders: &TaskTracker,
+    handles: &mut Vec<Arc<RunnerHandle>>,
+    config: Arc<Config>,
+) {
+    use std::sync::atomic::Ordering;
+    let wanted = config.concurrent();
+    let had = shared.concurrent_size.swap(wanted, Ordering::SeqCst);
+    if wanted > had {
+        shared.concurrent.add_permits(wanted - had);
+    } else if wanted < had {
+        // Fewer slots: take the surplus permits as they come back and never return them.
+        let (sem, stop) = (shared.concurrent.clone(), shared.control.stop.clone());
+        let surplus = u32::try_from(had - wanted).unwrap_or(u32::MAX);
+        tokio::spawn(async move {
+            tokio::select! {
+                p = sem.acquire_many_owned(surplus) => if let Ok(p) = p { p.forget() },
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+    let limits: Vec<_> = config
+        .runners
+        .iter()
+        .map(|r| (r.short_token(), r.name.clone(), shared.system_id.clone(), r.limit))
+        .collect();
+    shared.metrics.set_limits(wanted, &limits);
+    handles.retain(|h| {
+        let token = h.token();
+        let keep = config.runners.iter().any(|r| r.token == token);
+        if !keep {
+            tracing::info!(
+                "runner {} was removed from the configuration",
+                kiln_api::runners::short_token(&token)
+            );
+            h.removed.cancel();
+        }
+        keep
+    });
+    let _ = current.send(config.clone());
+    for runner in &config.runners {
+        if handles.iter().any(|h| h.token() == runner.token) {
+            continue;
+        }
+        let handle = Arc::new(RunnerHandle {
+            token: Mutex::new(runner.token.clone()),
+            limit: (runner.limit > 0).then(|| Arc::new(Semaphore::new(runner.limit))),
+            slots: Mutex::new(Slots::default()),
+            removed: CancellationToken::new(),
+        });
+        for slot in 0..runner.request_concurrency() {
+            feeders.spawn(feed(shared.clone(), handle.clone(), slot));
+        }
+        handles.push(handle);
+    }
 }
 
 fn runner_by_token(shared: &Shared, token: &str) -> Option<Arc<RunnerConfig>> {
@@ -175,14 +296,7 @@ async fn pause(shared: &Shared, d: Duration) {
     }
 }
 
-async fn feed(
-    shared: Arc<Shared>,
-    token: String,
-    limit: Option<Arc<Semaphore>>,
-    slots: Arc<Mutex<Slots>>,
-    runners: usize,
-    slot: usize,
-) {
+async fn feed(shared: Arc<Shared>, handle: Arc<RunnerHandle>, slot: usize) {
     let client = match Client::new() {
         Ok(c) => c,
         Err(e) => {
@@ -192,30 +306,34 @@ async fn feed(
     };
     let mut last_update = String::new();
     let mut unhealthy = 0u32;
-    let stagger = shared.config.borrow().check_interval() / u32::try_from(runners).unwrap_or(1).max(1);
+    let check_interval = |shared: &Shared| {
+        let c = shared.config.borrow();
+        c.check_interval() / u32::try_from(c.runners.len()).unwrap_or(1).max(1)
+    };
     if slot > 0 {
-        pause(&shared, stagger.mul_f64(slot as f64 / 10.0)).await;
+        pause(&shared, check_interval(&shared).mul_f64(slot as f64 / 10.0)).await;
     }
+    let slots = &handle.slots;
     loop {
-        if shared.control.stop.is_cancelled() {
+        if shared.control.stop.is_cancelled() || handle.removed.is_cancelled() {
             return;
         }
-        let Some(runner) = runner_by_token(&shared, &token) else {
-            tracing::info!(
-                "runner {} was removed from the configuration",
-                crate::config::RunnerConfig { token: token.clone(), ..Default::default() }.short_token()
-            );
-            return;
+        let check = check_interval(&shared);
+        // Between a token rotation and the new configuration the lookup can miss once.
+        let Some(runner) = runner_by_token(&shared, &handle.token()) else {
+            pause(&shared, Duration::from_millis(100)).await;
+            continue;
         };
-        let check = shared.config.borrow().check_interval() / u32::try_from(runners).unwrap_or(1).max(1);
         let global = tokio::select! {
             p = shared.concurrent.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             () = shared.control.stop.cancelled() => return,
+            () = handle.removed.cancelled() => return,
         };
-        let local = match &limit {
+        let local = match &handle.limit {
             Some(l) => tokio::select! {
                 p = l.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
                 () = shared.control.stop.cancelled() => return,
+                () = handle.removed.cancelled() => return,
             },
             None => None,
         };
@@ -266,7 +384,7 @@ async fn feed(
                     info_features: features,
                 };
                 let shared2 = shared.clone();
-                let slots = slots.clone();
+                let handle = handle.clone();
                 let n = shared.builds.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if shared.opts.max_builds > 0 && n >= shared.opts.max_builds {
                     shared.control.stop.cancel();
@@ -286,7 +404,7 @@ async fn feed(
                     let report = process_job(&ctx, *job, control, cid, pcid).await;
                     watcher.abort();
                     {
-                        let mut s = slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let mut s = handle.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         s.used.remove(&cid);
                         if let Some(p) = s.per_project.get_mut(&project) {
                             p.remove(&pcid);

@@ -45,6 +45,19 @@ pub struct NewRunner {
     pub custom: Option<toml::Table>,
 }
 
+/// Sets (or, with `None`, removes) a key, keeping an existing key's indentation.
+fn set(t: &mut Table, key: &str, item: Option<Item>) {
+    match (t.get_mut(key), item) {
+        (Some(slot), Some(item)) => *slot = item,
+        (None, Some(item)) => {
+            t.insert(key, item);
+        }
+        (_, None) => {
+            t.remove(key);
+        }
+    }
+}
+
 /// An open `config.toml` being edited.
 #[derive(Debug)]
 pub struct ConfigEditor {
@@ -144,15 +157,9 @@ impl ConfigEditor {
         let mut found = false;
         for t in self.runners()?.iter_mut() {
             if t.get("token").and_then(Item::as_str) == Some(old_token) {
-                t.insert("token", value(new_token));
-                match obtained_at {
-                    Some(at) => t.insert("token_obtained_at", value(at)),
-                    None => t.remove("token_obtained_at"),
-                };
-                match expires_at {
-                    Some(at) => t.insert("token_expires_at", value(at)),
-                    None => t.remove("token_expires_at"),
-                };
+                set(t, "token", Some(value(new_token)));
+                set(t, "token_obtained_at", obtained_at.map(value));
+                set(t, "token_expires_at", expires_at.map(value));
                 found = true;
             }
         }

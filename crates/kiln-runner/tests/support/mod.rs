@@ -37,12 +37,19 @@ pub struct Coord {
     pub lose_first_patch: BTreeMap<i64, bool>,
     pub statuses: Vec<u16>,
     pub patches: BTreeMap<i64, usize>,
+    /// The runner token of every job request, in order.
+    pub request_tokens: Vec<String>,
+    /// `POST /runners/reset_authentication_token`: the tokens reset, and what to answer.
+    pub resets: Vec<String>,
+    pub reset_answer: Option<(String, String)>,
 }
 
 pub type Shared = Arc<Mutex<Coord>>;
 
-async fn request_job(State(s): State<Shared>) -> Response {
+async fn request_job(State(s): State<Shared>, body: Bytes) -> Response {
     let mut c = s.lock().unwrap();
+    let req: kiln_api::JobRequest = serde_json::from_slice(&body).unwrap();
+    c.request_tokens.push(req.token);
     if let Some(code) = (!c.fail_requests.is_empty()).then(|| c.fail_requests.remove(0)) {
         c.statuses.push(code);
         return (StatusCode::from_u16(code).unwrap(), [("Retry-After", "0")], "").into_response();
@@ -137,10 +144,20 @@ async fn download(State(s): State<Shared>, AxPath(id): AxPath<i64>) -> Response 
     }
 }
 
+async fn reset_token(State(s): State<Shared>, body: Bytes) -> Response {
+    let req: kiln_api::runners::ResetTokenRequest = serde_json::from_slice(&body).unwrap();
+    let mut c = s.lock().unwrap();
+    c.resets.push(req.token);
+    let (token, expires) = c.reset_answer.clone().expect("a reset answer");
+    let body = serde_json::json!({ "token": token, "token_expires_at": expires });
+    (StatusCode::CREATED, [("Content-Type", "application/json")], body.to_string()).into_response()
+}
+
 pub async fn start() -> (Shared, String) {
     let shared: Shared = Arc::default();
     let app = axum::Router::new()
         .route("/api/v4/jobs/request", post(request_job))
+        .route("/api/v4/runners/reset_authentication_token", post(reset_token))
         .route("/api/v4/jobs/{id}", put(update_job))
         .route("/api/v4/jobs/{id}/trace", patch(patch_trace))
         .route("/api/v4/jobs/{id}/artifacts", post(upload).get(download))

@@ -29,6 +29,8 @@ enum Command {
     Lint(cmd::lint::LintArgs),
     /// Run the GitLab-compatible runner agent.
     Runner(cmd::runner::RunnerArgs),
+    /// Run the coordinator: REST API, git hosting, pipelines.
+    Server(Box<cmd::server::ServerArgs>),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Runner(args) => cmd::runner::run(args),
+        Command::Server(args) => cmd::server::run(*args),
     };
     match result {
         Ok(code) => code,

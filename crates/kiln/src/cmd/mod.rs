@@ -2,6 +2,7 @@
 
 pub(crate) mod lint;
 pub(crate) mod runner;
+pub(crate) mod server;
 
 /// Exit code for usage and configuration errors (clap uses it too).
 pub(crate) const EXIT_USAGE: u8 = 2;

@@ -1,0 +1,31 @@
+//! The REST API v4 routes, one module per resource.
+
+mod groups;
+mod jobs;
+mod members;
+mod misc;
+mod pipelines;
+mod projects;
+mod protected;
+mod render;
+mod users;
+mod util;
+mod variables;
+
+use axum::Router;
+
+use crate::app::App;
+
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .merge(misc::routes())
+        .merge(projects::routes())
+        .merge(pipelines::routes())
+        .merge(jobs::routes())
+        .merge(groups::routes())
+        .merge(members::routes())
+        .merge(protected::routes())
+        .merge(users::routes())
+        .merge(variables::routes())
+        .fallback(|| async { crate::app::route_not_found() })
+}

@@ -1,0 +1,8 @@
+//! Pipeline creation: from an event (push, API, trigger, schedule, parent
+//! pipeline) through `kiln-config` to pipeline rows in the store.
+
+pub(crate) mod create;
+pub(crate) mod definition;
+pub(crate) mod push;
+pub(crate) mod sources;
+pub(crate) mod variables;

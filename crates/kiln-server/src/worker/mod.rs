@@ -1,0 +1,15 @@
+//! Background loops, one task each, all stopped by the shutdown signal:
+//! processing pipelines whose state changed (and the follow-ups their
+//! effects left in the outbox).
+
+mod processing;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+
+/// Starts every loop; they end when `stop` turns true.
+pub(crate) fn spawn(app: App, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    vec![tokio::spawn(processing::run(app, stop))]
+}

@@ -200,14 +200,15 @@ impl Store {
         write_tx!(self, |c, q| q::pipelines::request_processing(c, id, now).await?)
     }
 
-    /// Pipelines waiting to be processed, oldest request first, with the request's
-    /// time (pass it back to [`Store::processing_done`]).
+    /// Pipelines waiting to be processed, oldest request first, each with a marker
+    /// (its newest request) to pass back to [`Store::processing_done`].
     pub async fn pipelines_to_process(&self, limit: i64) -> Result<Vec<(PipelineId, Millis)>> {
         read_tx!(self, |c, q| q::pipelines::to_process(c, limit).await?)
     }
 
-    /// Clears a processing request, unless a newer one came in meanwhile (then the
-    /// pipeline stays queued). Returns whether it was cleared.
+    /// Clears the pipeline's requests up to `requested_at` (the marker
+    /// [`Store::pipelines_to_process`] gave). Returns `false` when a newer request came
+    /// in meanwhile: the pipeline stays queued.
     pub async fn processing_done(&self, id: PipelineId, requested_at: Millis) -> Result<bool> {
         write_tx!(self, |c, q| q::pipelines::processing_done(c, id, requested_at).await?)
     }

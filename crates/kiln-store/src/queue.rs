@@ -16,11 +16,20 @@
 //!   replicas never wait on, or take, the same row; the conditional update remains
 //!   the guard. PostgreSQL's own group commit merges concurrent fsyncs.
 //!
+//! Fair scheduling without a sort per claim: ordering 10,000 queued jobs by their
+//! project's running count on every claim costs milliseconds. Instead each process
+//! keeps a snapshot of the projects with queued jobs, their running counts and
+//! oldest job ([`FairCache`], refreshed when jobs are queued anywhere or after
+//! 250 ms), counts its own claims into it, and probes projects in that order through
+//! the `(project_id, job_id)` index. The order is a heuristic shared by replicas
+//! within a refresh; exactly-once never depends on it.
+//!
 //! The claim does the state machine's `JobRunning` transition itself (pending →
 //! running is all it decides for a pending job) and asks for the pipeline to be
 //! processed, which moves the pipeline's status.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -65,6 +74,69 @@ pub struct Claimed {
     pub token: String,
 }
 
+/// How long a fairness snapshot is trusted when no new jobs were queued.
+const FAIR_TTL: Duration = Duration::from_millis(250);
+
+/// One project in the fairness order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FairProject {
+    pub(crate) project: i64,
+    pub(crate) running: i64,
+    pub(crate) oldest: i64,
+    pub(crate) exhausted: bool,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    taken: Instant,
+    version: u64,
+    projects: Vec<FairProject>,
+}
+
+/// This process's view of which project an instance runner should serve next.
+#[derive(Debug, Default)]
+pub(crate) struct FairCache {
+    snapshot: Mutex<Option<Snapshot>>,
+}
+
+impl FairCache {
+    /// Projects to probe, best first, if the snapshot is still good for `version`.
+    pub(crate) fn order(&self, version: u64) -> Option<Vec<i64>> {
+        let guard = self.snapshot.lock().ok()?;
+        let snap = guard.as_ref()?;
+        if snap.version != version || snap.taken.elapsed() > FAIR_TTL {
+            return None;
+        }
+        let mut live: Vec<&FairProject> = snap.projects.iter().filter(|p| !p.exhausted).collect();
+        live.sort_by_key(|p| (p.running, p.oldest, p.project));
+        Some(live.into_iter().map(|p| p.project).collect())
+    }
+
+    pub(crate) fn replace(&self, version: u64, projects: Vec<FairProject>) {
+        if let Ok(mut guard) = self.snapshot.lock() {
+            *guard = Some(Snapshot { taken: Instant::now(), version, projects });
+        }
+    }
+
+    fn update(&self, project: i64, f: impl FnOnce(&mut FairProject)) {
+        if let Ok(mut guard) = self.snapshot.lock()
+            && let Some(p) = guard.as_mut().and_then(|s| s.projects.iter_mut().find(|p| p.project == project))
+        {
+            f(p);
+        }
+    }
+
+    /// This process gave one of the project's jobs to an instance runner.
+    pub(crate) fn claimed(&self, project: i64) {
+        self.update(project, |p| p.running += 1);
+    }
+
+    /// The project had nothing for the runner that asked.
+    pub(crate) fn exhausted(&self, project: i64) {
+        self.update(project, |p| p.exhausted = true);
+    }
+}
+
 /// A claim waiting for the SQLite batcher.
 pub(crate) struct ClaimRequest {
     runner: RunnerMatch,
@@ -82,14 +154,19 @@ pub(crate) struct ClaimBatcher {
 const BATCH: usize = 256;
 
 impl ClaimBatcher {
-    pub(crate) fn new(pool: &Pool) -> ClaimBatcher {
+    pub(crate) fn new(
+        pool: &Pool,
+        fair: Arc<FairCache>,
+        version: tokio::sync::watch::Receiver<u64>,
+    ) -> ClaimBatcher {
         let Pool::Sqlite { write, .. } = pool else { return ClaimBatcher { tx: None } };
         let (tx, mut rx) = mpsc::channel::<ClaimRequest>(4096);
         let write = write.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let result = run_batch(&write, &batch).await;
+                let seen = *version.borrow();
+                let result = run_batch(&write, &batch, &fair, seen).await;
                 match result {
                     Ok(results) => {
                         for (request, result) in batch.drain(..).zip(results) {
@@ -110,12 +187,17 @@ impl ClaimBatcher {
     }
 }
 
-async fn run_batch(write: &sqlx::SqlitePool, batch: &[ClaimRequest]) -> Result<Vec<Option<Claimed>>> {
+async fn run_batch(
+    write: &sqlx::SqlitePool,
+    batch: &[ClaimRequest],
+    fair: &FairCache,
+    version: u64,
+) -> Result<Vec<Option<Claimed>>> {
     let mut tx = begin_sqlite(write).await?;
     let mut out = Vec::with_capacity(batch.len());
-    for request in batch {
+    for r in batch {
         out.push(
-            crate::sql::sqlite::queue::claim(&mut tx, &request.runner, request.graceful_cancel, request.now)
+            crate::sql::sqlite::queue::claim(&mut tx, &r.runner, r.graceful_cancel, r.now, fair, version)
                 .await?,
         );
     }
@@ -144,8 +226,11 @@ impl Store {
                 answer.await.map_err(|_| Error::Invalid("claim batcher is gone".into()))?
             }
             Pool::Postgres(pool) => {
+                let version = self.notifier().version();
                 let mut tx = pool.begin().await?;
-                let claimed = crate::sql::pg::queue::claim(&mut tx, runner, graceful_cancel, now).await?;
+                let claimed =
+                    crate::sql::pg::queue::claim(&mut tx, runner, graceful_cancel, now, self.fair(), version)
+                        .await?;
                 tx.commit().await?;
                 Ok(claimed)
             }

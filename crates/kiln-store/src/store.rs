@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::db::{Backend, Pool, StoreOptions};
 use crate::error::Result;
 use crate::notify::Notifier;
-use crate::queue::ClaimBatcher;
+use crate::queue::{ClaimBatcher, FairCache};
 
 /// The coordinator's persistence: every method is one transaction, committed before
 /// it returns.
@@ -19,6 +19,7 @@ struct Inner {
     pool: Pool,
     notifier: Notifier,
     claims: ClaimBatcher,
+    fair: Arc<FairCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -39,8 +40,9 @@ impl Store {
         let pool = Pool::open(url, &options).await?;
         pool.migrate().await?;
         let notifier = Notifier::start(&pool).await?;
-        let claims = ClaimBatcher::new(&pool);
-        Ok(Store { inner: Arc::new(Inner { pool, notifier, claims }) })
+        let fair = Arc::new(FairCache::default());
+        let claims = ClaimBatcher::new(&pool, Arc::clone(&fair), notifier.subscribe().version);
+        Ok(Store { inner: Arc::new(Inner { pool, notifier, claims, fair }) })
     }
 
     /// Which database this is.
@@ -65,5 +67,9 @@ impl Store {
 
     pub(crate) fn claims(&self) -> &ClaimBatcher {
         &self.inner.claims
+    }
+
+    pub(crate) fn fair(&self) -> &FairCache {
+        &self.inner.fair
     }
 }

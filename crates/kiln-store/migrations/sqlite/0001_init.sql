@@ -149,12 +149,15 @@ CREATE INDEX pipelines_project_ref ON pipelines (project_id, ref, id);
 CREATE INDEX pipelines_project_status ON pipelines (project_id, status, id);
 CREATE INDEX pipelines_parent ON pipelines (parent_pipeline_id);
 
--- Pipelines whose state changed and must be processed again. A row survives a crash,
--- so a restarted coordinator picks up where the dead one stopped.
+-- Pipelines whose state changed and must be processed again: append-only requests
+-- (no row two writers fight over), cleared up to the newest one a processor saw. A
+-- request survives a crash, so a restarted coordinator picks up where the dead one
+-- stopped.
 CREATE TABLE pipeline_processing (
-    pipeline_id BIGINT PRIMARY KEY REFERENCES pipelines (id) ON DELETE CASCADE,
+    pipeline_id BIGINT NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,
     requested_at BIGINT NOT NULL
 );
+CREATE INDEX pipeline_processing_pipeline ON pipeline_processing (pipeline_id, requested_at);
 
 -- Follow-ups of applied effects that act outside the pipeline (downstream pipelines,
 -- cancelling children, resource assignment), written in the effects' transaction so
@@ -246,11 +249,14 @@ CREATE TABLE pending_jobs (
 -- one serves project runners, which look at their projects' jobs only.
 CREATE INDEX pending_jobs_project ON pending_jobs (project_id, job_id);
 
--- Running jobs on instance runners per project: fair scheduling orders by it.
-CREATE TABLE instance_running (
-    project_id BIGINT PRIMARY KEY,
-    running BIGINT NOT NULL
+-- Jobs running on instance runners (GitLab's `ci_running_builds`): fair scheduling
+-- counts them per project. Rows are inserted by the claim and deleted when the job
+-- stops executing, so concurrent claims never update a shared counter row.
+CREATE TABLE running_instance_jobs (
+    job_id BIGINT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL
 );
+CREATE INDEX running_instance_jobs_project ON running_instance_jobs (project_id);
 
 CREATE TABLE runners (
     id INTEGER PRIMARY KEY,

@@ -168,7 +168,7 @@ async fn set_status(c: &mut Conn, pid: i64, t: &JobTransition, memo: &mut Memo, 
         queue::dequeue(c, build).await?;
     }
     if t.from.is_executing() && !t.to.is_executing() && row.try_get::<bool, _>("instance_runner")? {
-        queue::instance_job_done(c, project).await?;
+        queue::instance_job_done(c, build).await?;
     }
     Ok(())
 }

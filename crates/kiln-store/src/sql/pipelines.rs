@@ -247,12 +247,12 @@ pub(crate) async fn state(c: &mut Conn, id: PipelineId) -> Result<PipelineState>
 }
 
 pub(crate) async fn request_processing(c: &mut Conn, id: PipelineId, now: Millis) -> Result<()> {
-    // `requested_at` only grows, so it doubles as a version for `processing_done`.
+    // Requests only grow per pipeline (at least one past the newest one), so a
+    // request made while a processor works is never cleared by `processing_done`.
     sqlx::query(
-        "INSERT INTO pipeline_processing (pipeline_id, requested_at) VALUES ($1, $2)
-         ON CONFLICT (pipeline_id) DO UPDATE SET requested_at = CASE
-             WHEN excluded.requested_at > pipeline_processing.requested_at THEN excluded.requested_at
-             ELSE pipeline_processing.requested_at + 1 END",
+        "INSERT INTO pipeline_processing (pipeline_id, requested_at)
+         SELECT $1, CASE WHEN COALESCE(MAX(requested_at), 0) >= $2 THEN MAX(requested_at) + 1 ELSE $2 END
+         FROM pipeline_processing WHERE pipeline_id = $1",
     )
     .bind(pipeline_db(id))
     .bind(now.0)
@@ -262,22 +262,28 @@ pub(crate) async fn request_processing(c: &mut Conn, id: PipelineId, now: Millis
 }
 
 pub(crate) async fn to_process(c: &mut Conn, limit: i64) -> Result<Vec<(PipelineId, Millis)>> {
-    let rows = sqlx::query("SELECT pipeline_id, requested_at FROM pipeline_processing ORDER BY requested_at LIMIT $1")
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((pipeline_id(r.try_get("pipeline_id")?), Millis(r.try_get("requested_at")?))))
-        .collect()
+    let rows = sqlx::query(
+        "SELECT pipeline_id, MAX(requested_at) AS newest FROM pipeline_processing GROUP BY pipeline_id
+         ORDER BY MIN(requested_at) LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok((pipeline_id(r.try_get("pipeline_id")?), Millis(r.try_get("newest")?)))).collect()
 }
 
 pub(crate) async fn processing_done(c: &mut Conn, id: PipelineId, requested_at: Millis) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM pipeline_processing WHERE pipeline_id = $1 AND requested_at = $2")
-        .bind(pipeline_db(id))
+    let pid = pipeline_db(id);
+    sqlx::query("DELETE FROM pipeline_processing WHERE pipeline_id = $1 AND requested_at <= $2")
+        .bind(pid)
         .bind(requested_at.0)
         .execute(&mut *c)
         .await?;
-    Ok(done.rows_affected() == 1)
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pipeline_processing WHERE pipeline_id = $1")
+        .bind(pid)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(left == 0)
 }
 
 /// A `kiln_pipeline` time as stored milliseconds.

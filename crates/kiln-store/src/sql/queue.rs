@@ -7,7 +7,7 @@ use super::{Conn, PG, jobs, pipelines};
 use crate::codec::{Millis, to_json};
 use crate::error::Result;
 use crate::ids::{ProjectId, pipeline_id};
-use crate::queue::{Claimed, RunnerMatch, RunnerScope};
+use crate::queue::{Claimed, FairCache, FairProject, RunnerMatch, RunnerScope};
 use crate::sql::sqlf;
 use crate::token::{self, TokenKind};
 
@@ -50,35 +50,23 @@ pub(crate) async fn dequeue(c: &mut Conn, build: i64) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn instance_job_done(c: &mut Conn, project: i64) -> Result<()> {
-    sqlx::query("UPDATE instance_running SET running = running - 1 WHERE project_id = $1 AND running > 0")
-        .bind(project)
-        .execute(&mut *c)
-        .await?;
+/// A job stopped executing: it no longer counts for its project's fair share.
+pub(crate) async fn instance_job_done(c: &mut Conn, build: i64) -> Result<()> {
+    sqlx::query("DELETE FROM running_instance_jobs WHERE job_id = $1").bind(build).execute(&mut *c).await?;
     Ok(())
 }
 
-/// The `WHERE` and `ORDER BY` of a runner's candidate query. Parameters: `$1` the
-/// runner id, `$2` the group traversal path, `$3` the runner's tags (JSON array).
-fn candidates(runner: &RunnerMatch) -> (String, &'static str, &'static str) {
+/// The `WHERE` clause of a runner's candidates in `pending_jobs q`. Parameters: `$1`
+/// the runner id, `$2` the group traversal path, `$3` the runner's tags (JSON).
+fn candidates(runner: &RunnerMatch) -> String {
     let mut wher = String::from("TRUE");
-    let (join, order) = match &runner.scope {
-        RunnerScope::Instance => {
-            wher.push_str(" AND q.instance_runners_enabled = TRUE");
-            (
-                "LEFT JOIN instance_running r ON r.project_id = q.project_id",
-                "COALESCE(r.running, 0), q.job_id",
-            )
-        }
-        RunnerScope::Group { .. } => {
-            wher.push_str(" AND substr(q.traversal, 1, length($2)) = $2");
-            ("", "q.job_id")
-        }
+    match &runner.scope {
+        RunnerScope::Instance => wher.push_str(" AND q.instance_runners_enabled = TRUE"),
+        RunnerScope::Group { .. } => wher.push_str(" AND substr(q.traversal, 1, length($2)) = $2"),
         RunnerScope::Project => {
-            wher.push_str(" AND q.project_id IN (SELECT project_id FROM runner_projects WHERE runner_id = $1)");
-            ("", "q.job_id")
+            wher.push_str(" AND q.project_id IN (SELECT project_id FROM runner_projects WHERE runner_id = $1)")
         }
-    };
+    }
     if runner.protected_only {
         wher.push_str(" AND q.protected = TRUE");
     }
@@ -94,9 +82,9 @@ fn candidates(runner: &RunnerMatch) -> (String, &'static str, &'static str) {
         (false, true) => wher.push_str(&format!(" AND (q.tag_count = 0 OR {subset})")),
         (false, false) => wher.push_str(&format!(" AND q.tag_count > 0 AND {subset}")),
     }
-    // `$1`..`$3` must appear in every shape for PostgreSQL to type them.
+    // `$1`..`$3` appear in every shape, so PostgreSQL can type them all.
     wher.push_str(" AND $1 = $1 AND $2 = $2 AND $3 = $3");
-    (wher, join, order)
+    wher
 }
 
 fn group_traversal(runner: &RunnerMatch) -> &str {
@@ -106,27 +94,84 @@ fn group_traversal(runner: &RunnerMatch) -> &str {
     }
 }
 
-/// Assigns the next matching job to the runner; see `crate::queue` for why this is
-/// exactly-once on each backend.
-pub(crate) async fn claim(c: &mut Conn, runner: &RunnerMatch, graceful_cancel: bool, now: Millis) -> Result<Option<Claimed>> {
-    let (wher, join, order) = candidates(runner);
+/// Projects with jobs for instance runners, with their running count and oldest job.
+async fn fair_snapshot(c: &mut Conn) -> Result<Vec<FairProject>> {
+    let rows = sqlx::query(
+        "SELECT q.project_id, MIN(q.job_id) AS oldest,
+             (SELECT COUNT(*) FROM running_instance_jobs r WHERE r.project_id = q.project_id) AS running
+         FROM pending_jobs q WHERE q.instance_runners_enabled = TRUE GROUP BY q.project_id",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FairProject {
+                project: r.try_get("project_id")?,
+                running: r.try_get("running")?,
+                oldest: r.try_get("oldest")?,
+                exhausted: false,
+            })
+        })
+        .collect()
+}
+
+/// The next candidate row for the runner: `(job_id, project_id)`, locked on
+/// PostgreSQL.
+async fn pick(c: &mut Conn, runner: &RunnerMatch, fair: &FairCache, version: u64) -> Result<Option<(i64, i64)>> {
+    let wher = candidates(runner);
     let lock = if PG { "FOR UPDATE OF q SKIP LOCKED" } else { "" };
     let tags = to_json(&runner.tags)?;
-    let instance = runner.scope == RunnerScope::Instance;
-    // A queue row whose job is no longer pending is stale (cannot happen through
-    // this crate, which keeps both in one transaction); skip a few, then give up.
-    for _ in 0..8 {
-        let row = sqlx::query(sqlf!(
-            "SELECT q.job_id, q.project_id FROM pending_jobs q {join} WHERE {wher} ORDER BY {order} LIMIT 1 {lock}"
-        ))
+    if runner.scope == RunnerScope::Instance {
+        let order = match fair.order(version) {
+            Some(order) => order,
+            None => {
+                fair.replace(version, fair_snapshot(c).await?);
+                fair.order(version).unwrap_or_default()
+            }
+        };
+        for project in order {
+            let row = sqlx::query(sqlf!(
+                "SELECT q.job_id, q.project_id FROM pending_jobs q WHERE q.project_id = $4 AND {wher}
+                 ORDER BY q.job_id LIMIT 1 {lock}"
+            ))
+            .bind(runner.runner.0)
+            .bind(group_traversal(runner))
+            .bind(&tags)
+            .bind(project)
+            .fetch_optional(&mut *c)
+            .await?;
+            match row {
+                Some(row) => return Ok(Some((row.try_get("job_id")?, row.try_get("project_id")?))),
+                None => fair.exhausted(project),
+            }
+        }
+    }
+    // Project and group runners, and instance runners whose snapshot had nothing
+    // (jobs queued since): the oldest matching job.
+    let row = sqlx::query(sqlf!("SELECT q.job_id, q.project_id FROM pending_jobs q WHERE {wher} ORDER BY q.job_id LIMIT 1 {lock}"))
         .bind(runner.runner.0)
         .bind(group_traversal(runner))
         .bind(&tags)
         .fetch_optional(&mut *c)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let build: i64 = row.try_get("job_id")?;
-        let project: i64 = row.try_get("project_id")?;
+    row.map(|row| Ok((row.try_get("job_id")?, row.try_get("project_id")?))).transpose()
+}
+
+/// Assigns the next matching job to the runner; see `crate::queue` for why this is
+/// exactly-once on each backend.
+pub(crate) async fn claim(
+    c: &mut Conn,
+    runner: &RunnerMatch,
+    graceful_cancel: bool,
+    now: Millis,
+    fair: &FairCache,
+    version: u64,
+) -> Result<Option<Claimed>> {
+    let instance = runner.scope == RunnerScope::Instance;
+    // A queue row whose job is no longer pending is stale (cannot happen through
+    // this crate, which keeps both in one transaction); skip a few, then give up.
+    for _ in 0..8 {
+        let Some((build, project)) = pick(c, runner, fair, version).await? else { return Ok(None) };
         dequeue(c, build).await?;
         let token = token::generate(TokenKind::Job)?;
         let pipeline: Option<i64> = sqlx::query_scalar(
@@ -146,13 +191,12 @@ pub(crate) async fn claim(c: &mut Conn, runner: &RunnerMatch, graceful_cancel: b
         .await?;
         let Some(pipeline) = pipeline else { continue };
         if instance {
-            sqlx::query(
-                "INSERT INTO instance_running (project_id, running) VALUES ($1, 1)
-                 ON CONFLICT (project_id) DO UPDATE SET running = instance_running.running + 1",
-            )
-            .bind(project)
-            .execute(&mut *c)
-            .await?;
+            sqlx::query("INSERT INTO running_instance_jobs (job_id, project_id) VALUES ($1, $2)")
+                .bind(build)
+                .bind(project)
+                .execute(&mut *c)
+                .await?;
+            fair.claimed(project);
         }
         pipelines::request_processing(c, pipeline_id(pipeline), now).await?;
         let job = jobs::by_id(c, crate::ids::BuildId(build)).await?;
@@ -166,8 +210,8 @@ pub(crate) async fn count(c: &mut Conn) -> Result<i64> {
 }
 
 pub(crate) async fn has_match(c: &mut Conn, runner: &RunnerMatch) -> Result<bool> {
-    let (wher, join, _) = candidates(runner);
-    let found: Option<i64> = sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q {join} WHERE {wher} LIMIT 1"))
+    let wher = candidates(runner);
+    let found: Option<i64> = sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q WHERE {wher} LIMIT 1"))
         .bind(runner.runner.0)
         .bind(group_traversal(runner))
         .bind(to_json(&runner.tags)?)
@@ -177,7 +221,9 @@ pub(crate) async fn has_match(c: &mut Conn, runner: &RunnerMatch) -> Result<bool
 }
 
 pub(crate) async fn instance_running(c: &mut Conn) -> Result<Vec<(ProjectId, i64)>> {
-    let rows = sqlx::query("SELECT project_id, running FROM instance_running WHERE running > 0 ORDER BY project_id")
+    let rows = sqlx::query(
+        "SELECT project_id, COUNT(*) AS running FROM running_instance_jobs GROUP BY project_id ORDER BY project_id",
+    )
         .fetch_all(&mut *c)
         .await?;
     rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), r.try_get("running")?))).collect()
@@ -185,9 +231,9 @@ pub(crate) async fn instance_running(c: &mut Conn) -> Result<Vec<(ProjectId, i64
 
 /// Whether this queued job matches the runner.
 pub(crate) async fn matches_job(c: &mut Conn, runner: &RunnerMatch, build: i64) -> Result<bool> {
-    let (wher, join, _) = candidates(runner);
+    let wher = candidates(runner);
     let found: Option<i64> =
-        sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q {join} WHERE {wher} AND q.job_id = $4"))
+        sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q WHERE {wher} AND q.job_id = $4"))
             .bind(runner.runner.0)
             .bind(group_traversal(runner))
             .bind(to_json(&runner.tags)?)

@@ -117,7 +117,7 @@ async fn main() {
     std::fs::write(
         &config,
         format!(
-            "concurrent = 50\ncheck_interval = 1\n\n[[runners]]\n  name = \"bench\"\n  url = \"{url}\"\n  token = \"glrt-benchtoken\"\n  executor = \"shell\"\n  output_limit = 1100000\n"
+            "concurrent = 50\ncheck_interval = 1\n\n[[runners]]\n  name = \"bench\"\n  url = \"{url}\"\n  token = \"glrt-benchtoken\"\n  executor = \"shell\"\n  output_limit = 2000000\n"
         ),
     )
     .unwrap();

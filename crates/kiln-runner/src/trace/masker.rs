@@ -17,6 +17,9 @@ pub struct Masker {
     secrets: Vec<Vec<u8>>,
     prefixes: Vec<Vec<u8>>,
     starts: [bool; 256],
+    /// The distinct first bytes, when there are at most three: `memchr` can then skip to
+    /// the next candidate instead of looking at every byte.
+    few_starts: Option<Vec<u8>>,
     pending: Vec<u8>,
 }
 
@@ -37,8 +40,13 @@ impl Masker {
         secrets: impl IntoIterator<Item = String>,
         prefixes: impl IntoIterator<Item = String>,
     ) -> Masker {
-        let mut m =
-            Masker { secrets: Vec::new(), prefixes: Vec::new(), starts: [false; 256], pending: Vec::new() };
+        let mut m = Masker {
+            secrets: Vec::new(),
+            prefixes: Vec::new(),
+            starts: [false; 256],
+            few_starts: None,
+            pending: Vec::new(),
+        };
         for s in secrets {
             for v in [s.clone(), url_encoded(&s)] {
                 if !v.is_empty() && !m.secrets.iter().any(|x| x == v.as_bytes()) {
@@ -57,6 +65,8 @@ impl Masker {
                 m.starts[usize::from(b)] = true;
             }
         }
+        let distinct: Vec<u8> = (0..=255u8).filter(|b| m.starts[usize::from(*b)]).collect();
+        m.few_starts = (distinct.len() <= 3).then_some(distinct);
         m
     }
 
@@ -91,7 +101,10 @@ impl Masker {
         let mut copied = 0;
         while i < data.len() {
             if !self.starts[usize::from(data[i])] {
-                i += 1;
+                match self.next_start(&data[i..]) {
+                    Some(off) => i += off,
+                    None => break,
+                }
                 continue;
             }
             match self.match_at(&data[i..], last) {
@@ -116,6 +129,17 @@ impl Masker {
         }
         out.extend_from_slice(&data[copied..]);
         &[]
+    }
+
+    /// The offset of the next byte that may start a secret or prefix.
+    fn next_start(&self, d: &[u8]) -> Option<usize> {
+        match self.few_starts.as_deref() {
+            Some([]) => None,
+            Some([a]) => memchr::memchr(*a, d),
+            Some([a, b]) => memchr::memchr2(*a, *b, d),
+            Some([a, b, c]) => memchr::memchr3(*a, *b, *c, d),
+            _ => d.iter().position(|b| self.starts[usize::from(*b)]),
+        }
     }
 
     fn match_at(&self, d: &[u8], last: bool) -> Match {

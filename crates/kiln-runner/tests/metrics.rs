@@ -23,8 +23,7 @@ async fn metrics_and_the_job_list_while_jobs_run() {
     let dir = temp();
     let mut slow = job(60, &["echo started", "sleep 3"]);
     slow.git_info.repo_url = "https://gitlab-ci-token:glcbt-x@gitlab.example.com/acme/widget.git".into();
-    let failing = job(61, &["exit 7"]);
-    coord.lock().unwrap().queue.extend([slow, failing]);
+    coord.lock().unwrap().queue.push_back(slow);
 
     let metrics = Arc::new(Metrics::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,7 +75,8 @@ async fn metrics_and_the_job_list_while_jobs_run() {
         "{text}"
     );
 
-    // Both jobs finish; the counters say so.
+    // A failing job joins; both jobs finish and the counters say so.
+    coord.lock().unwrap().queue.push_back(job(61, &["exit 7"]));
     for _ in 0..200 {
         if coord.lock().unwrap().finals.len() == 2 {
             break;

@@ -19,6 +19,7 @@
 mod access;
 mod api;
 mod app;
+mod audit;
 mod blobs;
 mod ci;
 mod cli;

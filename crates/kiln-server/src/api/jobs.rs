@@ -9,12 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kiln_pipeline::{Effect, Event, JobVariable, Rejected, Status};
 use kiln_store::BuildId;
+use kiln_store::audit::{AuditAction, AuditEntity};
 use kiln_store::jobs::{JobFilter, JobRecord};
 use kiln_store::projects::RefKind;
 use serde_json::Value;
 
 use crate::access::{self, Action, ProjectAccess};
-use crate::api::pipelines::{act, scope_param};
+use crate::api::pipelines::{act, audit, scope_param};
 use crate::api::render::Renderer;
 use crate::api::util::{created, ok, parse_id};
 use crate::app::App;
@@ -140,6 +141,7 @@ async fn cancel(
     };
     // A job that cannot be canceled is shown as it is, as GitLab does.
     let _ = act(&app, &caller, job.pipeline_id, event).await?;
+    audit(&app, &caller, &access, (AuditEntity::Job, job.id.0), AuditAction::JobCanceled).await;
     let job = app.store.job(job.id).await?;
     Ok(created(Renderer::new(&app, &access.project).job(&job).await?))
 }
@@ -167,6 +169,7 @@ async fn retry(
         return Err(ApiError::forbidden_because("Job is not retryable"));
     };
     let retried = app.store.job_by_number(job.pipeline_id, number).await?;
+    audit(&app, &caller, &access, (AuditEntity::Job, retried.id.0), AuditAction::JobRetried).await;
     Ok(created(Renderer::new(&app, &access.project).job(&retried).await?))
 }
 
@@ -190,6 +193,7 @@ async fn play(
     if let Some(user) = caller.user() {
         app.store.set_job_user(job.id, Some(user.id)).await?;
     }
+    audit(&app, &caller, &access, (AuditEntity::Job, job.id.0), AuditAction::JobPlayed).await;
     let job = app.store.job(job.id).await?;
     Ok(ok(Renderer::new(&app, &access.project).job(&job).await?))
 }
@@ -235,6 +239,7 @@ async fn erase(
         return Err(ApiError::forbidden_because("Job is not erasable!"));
     }
     app.store.erase_job(job.id, kiln_store::Millis::now()).await?;
+    audit(&app, &caller, &access, (AuditEntity::Job, job.id.0), AuditAction::JobErased).await;
     crate::blobs::delete_job_blobs(&app, job.id).await;
     let job = app.store.job(job.id).await?;
     Ok(created(Renderer::new(&app, &access.project).job(&job).await?))

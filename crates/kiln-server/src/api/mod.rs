@@ -1,13 +1,16 @@
 //! The REST API v4 routes, one module per resource.
 
+mod audit;
 mod groups;
 mod jobs;
 mod members;
 mod misc;
-mod pipelines;
+pub(crate) mod pipelines;
 mod projects;
 mod protected;
 mod render;
+mod schedules;
+mod triggers;
 mod users;
 mod util;
 mod variables;
@@ -27,5 +30,8 @@ pub(crate) fn routes() -> Router<App> {
         .merge(protected::routes())
         .merge(users::routes())
         .merge(variables::routes())
+        .merge(schedules::routes())
+        .merge(triggers::routes())
+        .merge(audit::routes())
         .fallback(|| async { crate::app::route_not_found() })
 }

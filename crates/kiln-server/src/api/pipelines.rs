@@ -8,6 +8,7 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kiln_pipeline::{CancelRequest, Event, PipelineId, Rejected, Status};
+use kiln_store::audit::{AuditAction, AuditEntity};
 use kiln_store::effects::ApplyOptions;
 use kiln_store::jobs::JobFilter;
 use kiln_store::pipelines::{Pipeline, PipelineFilter, PipelineSource, PipelineVariable};
@@ -226,7 +227,22 @@ pub(crate) fn variables_param(params: &mut Params, name: &str) -> Vec<PipelineVa
 
 /// A ref given by name: a branch if one has that name, else a tag.
 pub(crate) async fn resolve_ref(app: &App, access: &ProjectAccess, name: &str) -> ApiResult<GitRef> {
-    let repo = app.repos.get(access.project.id);
+    resolve_project_ref(app, access.project.id, name).await
+}
+
+/// [`resolve_ref`] for a project id; `refs/heads/x` and `refs/tags/x` are taken as written.
+pub(crate) async fn resolve_project_ref(
+    app: &App,
+    project: kiln_store::ProjectId,
+    name: &str,
+) -> ApiResult<GitRef> {
+    if let Some(branch) = name.strip_prefix("refs/heads/") {
+        return Ok(GitRef::Branch(branch.to_string()));
+    }
+    if let Some(tag) = name.strip_prefix("refs/tags/") {
+        return Ok(GitRef::Tag(tag.to_string()));
+    }
+    let repo = app.repos.get(project);
     if repo.resolve_branch(name).await.ok().flatten().is_some() {
         return Ok(GitRef::Branch(name.to_string()));
     }
@@ -413,6 +429,22 @@ pub(crate) async fn act(
     }
 }
 
+/// Records a person's action on a pipeline or job of `access`'s project.
+pub(crate) async fn audit(
+    app: &App,
+    caller: &Caller,
+    access: &ProjectAccess,
+    entity: (AuditEntity, i64),
+    action: AuditAction,
+) {
+    let target = (entity.0, entity.1, access.project.full_path.as_str());
+    crate::audit::record(app, caller.user(), target, action, serde_json::json!({})).await;
+}
+
+fn pipeline_entity(pipeline: &Pipeline) -> (AuditEntity, i64) {
+    (AuditEntity::Pipeline, i64::try_from(pipeline.id.0).unwrap_or(0))
+}
+
 async fn retry(
     State(app): State<App>,
     caller: Caller,
@@ -428,6 +460,7 @@ async fn retry(
     }
     // Nothing to retry is not an error for this endpoint.
     let _ = act(&app, &caller, pipeline.id, Event::RetryPipeline).await?;
+    audit(&app, &caller, &access, pipeline_entity(&pipeline), AuditAction::PipelineRetried).await;
     let pipeline = app.store.pipeline(pipeline.id).await?;
     Ok(created(Renderer::new(&app, &access.project).pipeline(&pipeline).await?))
 }
@@ -444,6 +477,7 @@ async fn cancel(
     let request = CancelRequest { interruptible_only: false, cascade: true, auto_canceled_by: None };
     // GitLab answers 200 with the pipeline even when nothing could be canceled.
     let _ = act(&app, &caller, pipeline.id, Event::CancelPipeline(request)).await?;
+    audit(&app, &caller, &access, pipeline_entity(&pipeline), AuditAction::PipelineCanceled).await;
     let pipeline = app.store.pipeline(pipeline.id).await?;
     Ok(ok(Renderer::new(&app, &access.project).pipeline(&pipeline).await?))
 }
@@ -458,6 +492,7 @@ async fn destroy(
     access.require(Action::Own)?;
     let pipeline = find_pipeline(&app, &access, &pipeline_id).await?;
     let blobs = app.store.delete_pipeline(pipeline.id).await?;
+    audit(&app, &caller, &access, pipeline_entity(&pipeline), AuditAction::PipelineDeleted).await;
     crate::blobs::delete_later(&app, blobs);
     Ok(no_content())
 }

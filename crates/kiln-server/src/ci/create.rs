@@ -12,6 +12,7 @@ use kiln_config::sources::Sources;
 use kiln_config::{ProcessOptions, Processed};
 use kiln_git::Oid;
 use kiln_pipeline::{PipelineId, Status};
+use kiln_store::audit::{AuditAction, AuditEntity};
 use kiln_store::pipelines::{NewPipeline, Pipeline, PipelineFailureReason, PipelineSource, PipelineVariable};
 use kiln_store::projects::{Project, RefKind as ProtectedKind};
 use kiln_store::users::User;
@@ -165,7 +166,7 @@ pub(crate) async fn create(app: &App, req: CreateRequest) -> ApiResult<Creation>
 
     if req.push_option_skip || (req.honour_skip_ci && skip_ci(&commit.message)) {
         let new = NewPipeline { status: Status::Skipped, ..base };
-        return persist(app, new).await;
+        return persist(app, &req, new).await;
     }
 
     let (config_path, config_text) = match &req.config {
@@ -248,7 +249,7 @@ pub(crate) async fn create(app: &App, req: CreateRequest) -> ApiResult<Creation>
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ApiError::internal)?;
             let new = NewPipeline { settings: definition::settings(&plan), jobs, ..base };
-            persist(app, new).await
+            persist(app, &req, new).await
         }
     }
 }
@@ -276,12 +277,23 @@ async fn finish_invalid(
         yaml_errors: Some(errors.join("\n")),
         ..base
     };
-    persist(app, new).await
+    persist(app, req, new).await
 }
 
-async fn persist(app: &App, new: NewPipeline) -> ApiResult<Creation> {
+async fn persist(app: &App, req: &CreateRequest, new: NewPipeline) -> ApiResult<Creation> {
     let (pipeline, _) = app.store.create_pipeline(&new).await?;
     app.processing.notify_one();
+    let details = serde_json::json!({
+        "source": pipeline.source.as_str(),
+        "ref": pipeline.ref_name,
+        "sha": pipeline.sha,
+        "status": pipeline.status.as_str(),
+        "schedule_id": pipeline.schedule_id.map(|s| s.0),
+        "trigger_id": pipeline.trigger_id.map(|t| t.0),
+    });
+    let entity =
+        (AuditEntity::Pipeline, i64::try_from(pipeline.id.0).unwrap_or(0), req.project.full_path.as_str());
+    crate::audit::record(app, req.user.as_ref(), entity, AuditAction::PipelineCreated, details).await;
     Ok(Creation::Pipeline(Box::new(pipeline)))
 }
 

@@ -2,6 +2,7 @@
 //! pipeline) through `kiln-config` to pipeline rows in the store.
 
 pub(crate) mod create;
+pub(crate) mod cron;
 pub(crate) mod definition;
 pub(crate) mod push;
 pub(crate) mod sources;

@@ -1,8 +1,9 @@
 //! Background loops, one task each, all stopped by the shutdown signal:
 //! processing pipelines whose state changed (and the follow-ups their
-//! effects left in the outbox).
+//! effects left in the outbox), and running due pipeline schedules.
 
 mod processing;
+pub(crate) mod scheduler;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -11,5 +12,5 @@ use crate::app::App;
 
 /// Starts every loop; they end when `stop` turns true.
 pub(crate) fn spawn(app: App, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(processing::run(app, stop))]
+    vec![tokio::spawn(processing::run(app.clone(), stop.clone())), tokio::spawn(scheduler::run(app, stop))]
 }

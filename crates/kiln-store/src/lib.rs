@@ -108,13 +108,16 @@
 //! another claim also updates. Exactly-once holds because:
 //!
 //! - on SQLite, one writer at a time executes the whole claim (`BEGIN IMMEDIATE`), so
-//!   no two claims see the same queue row. A batcher runs the concurrent claims of a
-//!   process in one transaction, one after the other, each seeing the previous ones,
-//!   and commits once: one fsync for up to 256 claims. Two processes on one file
-//!   serialise on SQLite's lock.
-//! - on PostgreSQL, the select takes the row `FOR UPDATE SKIP LOCKED`: concurrent
-//!   claims on any replica skip each other's rows instead of waiting, and the
-//!   conditional update stays the guard.
+//!   no two claims see the same queue row; two processes on one file serialise on
+//!   SQLite's lock.
+//! - on PostgreSQL, each claim is one statement whose sub-select takes the row `FOR
+//!   UPDATE SKIP LOCKED`: concurrent claims on any replica skip each other's rows
+//!   instead of waiting, and the conditional update stays the guard.
+//!
+//! Commits cost an fsync (milliseconds on ordinary disks), so a batcher runs the
+//! concurrent claims of a process in one transaction, one after the other, each
+//! seeing the previous ones, and commits once: one fsync for up to 256 claims. No
+//! claim is answered before that commit.
 //!
 //! Wake-ups: after a commit that queued jobs, the store bumps a `watch` version and
 //! broadcasts the job ids ([`Store::queue_events`]); on PostgreSQL a sender task
@@ -162,6 +165,7 @@ pub mod notify;
 pub mod pipelines;
 pub mod projects;
 pub mod queue;
+pub mod reports;
 pub mod runners;
 pub mod schedules;
 pub mod settings;

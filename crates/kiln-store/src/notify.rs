@@ -139,11 +139,6 @@ impl Notifier {
         self.traces.subscribe()
     }
 
-    /// The current wake-up version.
-    pub(crate) fn version(&self) -> u64 {
-        *self.local.version.borrow()
-    }
-
     pub(crate) fn subscribe(&self) -> QueueEvents {
         QueueEvents { version: self.local.version.subscribe(), jobs: self.local.jobs.subscribe() }
     }

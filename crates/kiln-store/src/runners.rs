@@ -38,7 +38,7 @@ named_enum! {
 }
 
 /// A runner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Runner {
     pub id: RunnerId,
     pub runner_type: RunnerType,
@@ -60,6 +60,8 @@ pub struct Runner {
     pub creator_id: Option<UserId>,
     /// Latest contact of any of its managers.
     pub contacted_at: Option<Millis>,
+    /// Compute minutes a job here costs per minute it runs (GitLab's cost factor).
+    pub cost_factor: f64,
     pub created_at: Millis,
 }
 
@@ -113,6 +115,7 @@ pub struct RunnerUpdate {
     pub paused: Option<bool>,
     /// `Some(None)` removes the maximum.
     pub maximum_timeout: Option<Option<i64>>,
+    pub cost_factor: Option<f64>,
 }
 
 /// Which runners to list.

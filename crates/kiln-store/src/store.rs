@@ -19,7 +19,6 @@ struct Inner {
     pool: Pool,
     notifier: Notifier,
     claims: ClaimBatcher,
-    fair: Arc<FairCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -41,8 +40,8 @@ impl Store {
         pool.migrate().await?;
         let notifier = Notifier::start(&pool).await?;
         let fair = Arc::new(FairCache::default());
-        let claims = ClaimBatcher::new(&pool, Arc::clone(&fair), notifier.subscribe().version);
-        Ok(Store { inner: Arc::new(Inner { pool, notifier, claims, fair }) })
+        let claims = ClaimBatcher::new(&pool, fair, notifier.subscribe().version);
+        Ok(Store { inner: Arc::new(Inner { pool, notifier, claims }) })
     }
 
     /// Which database this is.
@@ -67,9 +66,5 @@ impl Store {
 
     pub(crate) fn claims(&self) -> &ClaimBatcher {
         &self.inner.claims
-    }
-
-    pub(crate) fn fair(&self) -> &FairCache {
-        &self.inner.fair
     }
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     audit_events_are_listed_newest_first,
     group_access_is_inherited,
     instance_settings_have_defaults,
+    report_variables_and_compute_quota,
 );
 
 async fn variables_follow_gitlab_rules(backend: Backend) {
@@ -230,4 +231,36 @@ async fn instance_settings_have_defaults(backend: Backend) {
     let changed = s.update_instance_settings(|st| st.max_artifacts_size_mb = 5).await.unwrap();
     assert_eq!(changed.max_artifacts_size_mb, 5);
     assert_eq!(db.reopen().await.unwrap().instance_settings().await.unwrap(), changed);
+}
+
+async fn report_variables_and_compute_quota(backend: Backend) {
+    let db = db(backend).await;
+    let s = &db.store;
+    let owner = user(s, "owner").await;
+    let p = project(s, &owner, "app").await;
+    let pl = started_pipeline(s, &p, &owner, vec![job("a", 0, &[]), job("b", 0, &[])]).await;
+    let a = s.job_by_number(pl.id, kiln_pipeline::JobId(0)).await.unwrap().id;
+    let b = s.job_by_number(pl.id, kiln_pipeline::JobId(1)).await.unwrap().id;
+    let vars = |pairs: &[(&str, &str)]| {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
+    };
+    s.set_job_report_variables(a, &vars(&[("VERSION", "1.2"), ("BUILD", "7")])).await.unwrap();
+    s.set_job_report_variables(b, &vars(&[("VERSION", "1.3")])).await.unwrap();
+    assert!(s.set_job_report_variables(b, &vars(&[("bad-key", "x")])).await.is_err());
+    let got = s.job_report_variables(&[a, b]).await.unwrap();
+    let flat: Vec<_> = got.iter().map(|(j, k, v)| (*j, k.as_str(), v.as_str())).collect();
+    assert_eq!(flat, [(a, "BUILD", "7"), (a, "VERSION", "1.2"), (b, "VERSION", "1.3")]);
+    let ns = p.namespace_id;
+    assert_eq!(s.namespace_quota(ns).await.unwrap(), None);
+    s.set_namespace_quota(ns, Some(400)).await.unwrap();
+    assert_eq!(s.namespace_quota(ns).await.unwrap(), Some(400));
+    s.add_compute_usage(ns, "2026-11", 90.0).await.unwrap();
+    s.add_compute_usage(ns, "2026-11", 30.5).await.unwrap();
+    assert_eq!(s.compute_usage(ns, "2026-11").await.unwrap(), 120.5);
+    assert_eq!(s.compute_usage(ns, "2026-12").await.unwrap(), 0.0);
+    assert!(s.add_compute_usage(ns, "2026-11", f64::NAN).await.is_err());
+    let (runner, _) = s.create_runner(&kiln_store::runners::NewRunner::instance()).await.unwrap();
+    assert_eq!(runner.cost_factor, 1.0);
+    let cheaper = kiln_store::runners::RunnerUpdate { cost_factor: Some(0.5), ..Default::default() };
+    assert_eq!(s.update_runner(runner.id, &cheaper).await.unwrap().cost_factor, 0.5);
 }

@@ -21,6 +21,11 @@ pub(crate) const COLUMNS: &str = "j.id, j.pipeline_id, j.project_id, j.number, j
     j.started_at, j.finished_at, j.scheduled_at";
 
 pub(crate) fn job(row: &DbRow) -> Result<JobRecord> {
+    job_with_tags(row, row.try_get("tags")?)
+}
+
+/// A job from a row of `jobs` columns, with its tags (JSON) from elsewhere.
+pub(crate) fn job_with_tags(row: &DbRow, tags: String) -> Result<JobRecord> {
     Ok(JobRecord {
         id: BuildId(row.try_get("id")?),
         pipeline_id: pipeline_id(row.try_get("pipeline_id")?),
@@ -38,7 +43,7 @@ pub(crate) fn job(row: &DbRow) -> Result<JobRecord> {
         user_id: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
         runner_id: row.try_get::<Option<i64>, _>("runner_id")?.map(RunnerId),
         runner_manager_id: row.try_get::<Option<i64>, _>("runner_manager_id")?.map(RunnerManagerId),
-        tags: from_json(&row.try_get::<String, _>("tags")?)?,
+        tags: from_json(&tags)?,
         downstream_pipeline_id: row.try_get::<Option<i64>, _>("downstream_pipeline_id")?.map(pipeline_id),
         erased_at: opt_millis(row.try_get("erased_at")?),
         created_at: Millis(row.try_get("created_at")?),

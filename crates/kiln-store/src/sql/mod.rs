@@ -25,6 +25,8 @@ macro_rules! backend_modules {
         pub(crate) mod projects;
         #[path = "queue.rs"]
         pub(crate) mod queue;
+        #[path = "reports.rs"]
+        pub(crate) mod reports;
         #[path = "runners.rs"]
         pub(crate) mod runners;
         #[path = "schedules.rs"]

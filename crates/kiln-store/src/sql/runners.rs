@@ -14,7 +14,7 @@ use crate::runners::{
 use crate::sql::sqlf;
 
 const COLUMNS: &str = "id, runner_type, group_id, description, tags, run_untagged, locked, access_level, paused, \
-    maximum_timeout, token_expires_at, registration_type, creator_id, contacted_at, created_at";
+    maximum_timeout, token_expires_at, registration_type, creator_id, contacted_at, cost_factor, created_at";
 
 async fn runner(c: &mut Conn, row: &DbRow) -> Result<Runner> {
     let id: i64 = row.try_get("id")?;
@@ -39,6 +39,7 @@ async fn runner(c: &mut Conn, row: &DbRow) -> Result<Runner> {
         registration_type: decode::<RegistrationType>(&row.try_get::<String, _>("registration_type")?)?,
         creator_id: row.try_get::<Option<i64>, _>("creator_id")?.map(UserId),
         contacted_at: opt_millis(row.try_get("contacted_at")?),
+        cost_factor: row.try_get("cost_factor")?,
         created_at: Millis(row.try_get("created_at")?),
     })
 }
@@ -121,7 +122,7 @@ pub(crate) async fn update(c: &mut Conn, id: RunnerId, u: &RunnerUpdate) -> Resu
     let tags = u.tags.as_deref().map_or_else(|| current.tags.clone(), normalize_tags);
     sqlx::query(
         "UPDATE runners SET description = $2, tags = $3, run_untagged = $4, locked = $5, access_level = $6, paused = $7,
-             maximum_timeout = $8 WHERE id = $1",
+             maximum_timeout = $8, cost_factor = $9 WHERE id = $1",
     )
     .bind(id.0)
     .bind(u.description.as_ref().unwrap_or(&current.description))
@@ -131,6 +132,7 @@ pub(crate) async fn update(c: &mut Conn, id: RunnerId, u: &RunnerUpdate) -> Resu
     .bind(u.access_level.unwrap_or(current.access_level).as_str())
     .bind(u.paused.unwrap_or(current.paused))
     .bind(u.maximum_timeout.unwrap_or(current.maximum_timeout))
+    .bind(u.cost_factor.filter(|f| f.is_finite() && *f >= 0.0).unwrap_or(current.cost_factor))
     .execute(&mut *c)
     .await?;
     by_id(c, id).await

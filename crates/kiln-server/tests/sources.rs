@@ -157,7 +157,10 @@ async fn skips_broken_configs_and_workflow_rules() {
         .await;
     let (_, p) = api.get(&format!("/projects/{id}/pipelines/{}", failed[0]["id"])).await;
     let errors = p["yaml_errors"].as_str().unwrap();
-    assert!(errors.contains("jobs test config should implement the script:, run:, or trigger: keyword"), "{errors}");
+    assert!(
+        errors.contains("jobs test config should implement the script:, run:, or trigger: keyword"),
+        "{errors}"
+    );
     assert!(errors.starts_with(".gitlab-ci.yml:"), "errors carry their location: {errors}");
     // The API keeps nothing and answers 400 with the errors.
     let (status, body) = api.post(&format!("/projects/{id}/pipeline"), json!({"ref": "main"})).await;

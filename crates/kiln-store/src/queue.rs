@@ -158,55 +158,87 @@ const BATCH: usize = 256;
 /// Times the batcher yields to let more claims arrive before it starts a batch.
 const GATHER_ROUNDS: usize = 4;
 
+/// Concurrent claim transactions per process on PostgreSQL.
+const PG_BATCH_WORKERS: usize = 8;
+
 impl ClaimBatcher {
     pub(crate) fn new(
         pool: &Pool,
         fair: Arc<FairCache>,
         version: tokio::sync::watch::Receiver<u64>,
     ) -> ClaimBatcher {
-        let (tx, mut rx) = mpsc::channel::<ClaimRequest>(4096);
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                // Claimers answered by the previous commit are about to ask again:
-                // let them run before starting, so one fsync serves many claims.
-                // Yielding costs nothing when nobody else is runnable.
-                for _ in 0..GATHER_ROUNDS {
-                    if batch.len() >= BATCH {
+        let (tx, rx) = mpsc::channel::<ClaimRequest>(4096);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // SQLite has one writer, so one batch at a time; PostgreSQL runs several
+        // batches at once (they skip each other's rows), each sharing one flush.
+        let workers = match pool {
+            Pool::Sqlite { .. } => 1,
+            Pool::Postgres(_) => PG_BATCH_WORKERS,
+        };
+        for _ in 0..workers {
+            let pool = pool.clone();
+            let rx = Arc::clone(&rx);
+            let fair = Arc::clone(&fair);
+            let version = version.clone();
+            tokio::spawn(async move {
+                let mut batch = Vec::with_capacity(BATCH);
+                loop {
+                    if !gather(&rx, &mut batch).await {
                         break;
                     }
-                    tokio::task::yield_now().await;
-                    while batch.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(request) => batch.push(request),
-                            Err(_) => break,
+                    let seen = *version.borrow();
+                    let result = match &pool {
+                        Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
+                        Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
+                    };
+                    match result {
+                        Ok(results) => {
+                            for (request, result) in batch.drain(..).zip(results) {
+                                let _ = request.reply.send(Ok(result));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for request in batch.drain(..) {
+                                let _ = request
+                                    .reply
+                                    .send(Err(Error::Db(sqlx::Error::Protocol(message.clone()))));
+                            }
                         }
                     }
                 }
-                let seen = *version.borrow();
-                let result = match &pool {
-                    Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
-                    Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
-                };
-                match result {
-                    Ok(results) => {
-                        for (request, result) in batch.drain(..).zip(results) {
-                            let _ = request.reply.send(Ok(result));
-                        }
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        for request in batch.drain(..) {
-                            let _ =
-                                request.reply.send(Err(Error::Db(sqlx::Error::Protocol(message.clone()))));
-                        }
-                    }
-                }
-            }
-        });
+            });
+        }
         ClaimBatcher { tx: Some(tx) }
     }
+}
+
+/// Waits for claims and takes what has arrived, up to [`BATCH`]. `false`: the store
+/// is gone.
+async fn gather(
+    rx: &tokio::sync::Mutex<mpsc::Receiver<ClaimRequest>>,
+    batch: &mut Vec<ClaimRequest>,
+) -> bool {
+    let mut rx = rx.lock().await;
+    if rx.recv_many(batch, BATCH).await == 0 {
+        return false;
+    }
+    // Claimers answered by the previous commit are about to ask again: let them run
+    // before starting, so one fsync serves many claims. Yielding costs nothing when
+    // nobody else is runnable.
+    for _ in 0..GATHER_ROUNDS {
+        if batch.len() >= BATCH {
+            break;
+        }
+        tokio::task::yield_now().await;
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+    }
+    true
 }
 
 async fn run_batch(

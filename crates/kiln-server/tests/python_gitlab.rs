@@ -19,6 +19,10 @@ fn python_gitlab_drives_the_api() {
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python-gitlab script failed:\n{stdout}\n{stderr}\nserver log:\n{}", server.log());
+    assert!(
+        output.status.success(),
+        "python-gitlab script failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
     assert!(stdout.contains("python-gitlab: ok"), "{stdout}");
 }

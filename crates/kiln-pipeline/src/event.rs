@@ -28,6 +28,13 @@ pub struct TickFacts {
     pub limits: Limits,
     /// Pending jobs that no online runner can take.
     pub no_runner: Vec<JobId>,
+    /// Running jobs whose runner has not been heard from (no job request, no update,
+    /// no log) since their last update: when such a job runs out of
+    /// `running_without_update`, the runner is gone, not just the job's updates, and the
+    /// job fails with `runner_system_failure` so that `retry: when: runner_system_failure`
+    /// sends it to another runner.
+    #[serde(default)]
+    pub runner_lost: Vec<JobId>,
 }
 
 /// Something that happened to the pipeline.

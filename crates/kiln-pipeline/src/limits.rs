@@ -87,7 +87,11 @@ pub(crate) fn tick(ctx: &mut Ctx, facts: &TickFacts) {
                 if reached(started, timeout.saturating_add(limits.timeout_grace), now) {
                     Some(FailureReason::ServerTimeoutRunning)
                 } else if reached(job.updated_at, limits.running_without_update, now) {
-                    Some(FailureReason::NoUpdatesRunning)
+                    if facts.runner_lost.contains(&job.id) {
+                        Some(FailureReason::RunnerSystemFailure)
+                    } else {
+                        Some(FailureReason::NoUpdatesRunning)
+                    }
                 } else {
                     None
                 }

@@ -61,6 +61,8 @@ pub struct World {
     pub limits: Limits,
     /// When false, every pending job counts as having no runner.
     pub runners_offline: bool,
+    /// The runners of running jobs stopped contacting the coordinator.
+    pub runners_lost: bool,
     /// The project's "auto-cancel redundant pipelines" setting.
     pub auto_cancel_enabled: bool,
     pub notes: Vec<Note>,
@@ -111,7 +113,12 @@ impl World {
             } else {
                 Vec::new()
             };
-            let facts = TickFacts { limits: self.limits, no_runner };
+            let runner_lost = if self.runners_lost {
+                p.state.jobs.iter().filter(|j| j.status == Status::Running).map(|j| j.id).collect()
+            } else {
+                Vec::new()
+            };
+            let facts = TickFacts { limits: self.limits, no_runner, runner_lost };
             self.handle_noting(id, Event::Tick(facts));
         }
     }

@@ -161,7 +161,7 @@ fn random_event(state: &PipelineState, kind: u8, pick: usize, now: Timestamp) ->
         7 => Event::RetryJob { job, variables: vec![], runnable: !pick.is_multiple_of(5) },
         8 => Event::PlayJob { job, variables: vec![] },
         9 => Event::UnscheduleJob { job },
-        10 => Event::Tick(TickFacts { no_runner: vec![job], ..TickFacts::default() }),
+        10 => Event::Tick(TickFacts { no_runner: vec![job], runner_lost: vec![job], ..TickFacts::default() }),
         11 => Event::CancelPipeline(CancelRequest {
             interruptible_only: pick.is_multiple_of(2),
             cascade: true,

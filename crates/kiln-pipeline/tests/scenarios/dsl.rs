@@ -270,7 +270,12 @@ fn event(world: &mut World, p: PipelineId, w: &[&str]) -> Result<(), String> {
             return Ok(());
         }
         "runners" => {
-            world.runners_offline = w.get(1) == Some(&"offline");
+            match w.get(1).copied() {
+                Some("offline") => world.runners_offline = true,
+                Some("online") => world.runners_offline = false,
+                Some("lost") => world.runners_lost = true,
+                other => return Err(format!("runners: expected offline, online or lost, got {other:?}")),
+            }
             return Ok(());
         }
         "start" => {

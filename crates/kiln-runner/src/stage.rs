@@ -72,6 +72,13 @@ impl Stage {
         }
     }
 
+    /// Whether GitLab Runner runs this stage in its helper ("predefined") container rather
+    /// than in the job's image (`getPredefinedEnv`): every stage but `prepare_script`, the
+    /// steps and `after_script`.
+    pub fn is_predefined(&self) -> bool {
+        !matches!(self, Self::PrepareExecutor | Self::PrepareScript | Self::Step(_) | Self::AfterScript)
+    }
+
     /// Whether this stage runs user-written commands (the `step_*` stages and
     /// `after_script`), which are what a graceful cancel interrupts.
     pub fn is_user_script(&self) -> bool {

@@ -85,6 +85,7 @@ fn render(fixture: &Fixture, shell: ShellKind) -> (String, Vec<(String, String)>
         shell,
         hostname: None,
         job_env: Vec::new(),
+        predefined: None,
     };
     let dirs = job_dirs(job, &env, &runner.short_token(), 0, true).unwrap();
     let variables = runner_variables(job, runner, &dirs, 0, 0, true);

@@ -295,6 +295,7 @@ impl Executor for CustomExecutor {
             shell,
             hostname: out.hostname,
             job_env: self.job_env.clone(),
+            predefined: None,
         })
     }
 

@@ -21,7 +21,7 @@ pub mod shell;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kiln_api::{FeaturesInfo, JobResponse, JobVariable};
+use kiln_api::{FailureReason, FeaturesInfo, JobResponse, JobVariable};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunnerConfig;
@@ -73,6 +73,10 @@ pub enum ExecError {
     /// The command was canceled through its token (the runner knows why).
     #[error("canceled")]
     Canceled,
+    /// The executor failed for a reason GitLab Runner names on its own (the Docker
+    /// executor's `image_pull_failure`); sent down-mapped as every reason is.
+    #[error("{message}")]
+    Failure { reason: FailureReason, message: String },
 }
 
 /// What the runner tells an executor about a new job.
@@ -99,6 +103,21 @@ pub struct Environment {
     pub hostname: Option<String>,
     /// Extra environment for every command (custom executor `job_env`).
     pub job_env: Vec<(String, String)>,
+    /// Where the predefined stages run, when not where the user stages do.
+    pub predefined: Option<PredefinedEnvironment>,
+}
+
+/// The view of the predefined stages (`get_sources`, caches, artifacts, ...; see
+/// [`Stage::is_predefined`]) when an executor runs them somewhere else than the user
+/// stages: the Docker executor runs `step_*` in the job's container and the rest on this
+/// machine, in the same directory bind-mounted. The runner renders those stages with the
+/// job's directories moved from [`Environment::builds_dir`] to `builds_dir` here (and the
+/// cache directory to `cache_dir`), and with this shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredefinedEnvironment {
+    pub builds_dir: String,
+    pub cache_dir: String,
+    pub shell: ShellKind,
 }
 
 /// One stage script to run.

@@ -81,6 +81,7 @@ impl Executor for ShellExecutor {
             shell,
             hostname: None,
             job_env: Vec::new(),
+            predefined: None,
         })
     }
 

@@ -76,6 +76,8 @@ enum StageError {
     Aborted(AbortReason),
     Graceful,
     StageTimeout(Duration),
+    /// The executor named the reason (`image_pull_failure`).
+    Reason(FailureReason, String),
 }
 
 /// Runs one job on one executor.
@@ -93,6 +95,24 @@ struct Resolved {
     variables: Vec<JobVariable>,
     shell: crate::script::ShellKind,
     cache_urls: BTreeMap<String, CacheUrls>,
+    /// The predefined stages' view, when the executor runs them elsewhere.
+    predefined: Option<View>,
+}
+
+/// Directories, variables and shell of one place stages run in.
+struct View {
+    dirs: JobDirs,
+    variables: Vec<JobVariable>,
+    shell: crate::script::ShellKind,
+}
+
+/// `path` moved from under `from` to under `to`.
+fn rebase(path: &str, from: &str, to: &str) -> String {
+    let to = to.trim_end_matches('/');
+    match path.strip_prefix(from.trim_end_matches('/')) {
+        Some(rest) => format!("{to}{rest}"),
+        None => path.to_string(),
+    }
 }
 
 /// Formats seconds as Go's `time.Duration` does (`1h0m0s`, `3m20s`, `45s`).
@@ -291,6 +311,7 @@ impl JobRunner {
                 JobOutcome::failed(FailureReason::ScriptFailure, format!("exit code {code}"), Some(code))
             }
             StageError::System(m) => JobOutcome::failed(FailureReason::RunnerSystemFailure, m, None),
+            StageError::Reason(reason, m) => JobOutcome::failed(reason, m, None),
             StageError::Aborted(AbortReason::Timeout) => JobOutcome::failed(
                 FailureReason::JobExecutionTimeout,
                 format!("execution took longer than {} seconds", go_duration(timeout)),
@@ -351,8 +372,26 @@ impl JobRunner {
             self.settings.project_concurrent_id,
             env.builds_dir_is_shared,
         );
+        let predefined = env.predefined.as_ref().map(|p| {
+            let dirs = JobDirs {
+                builds_dir: p.builds_dir.trim_end_matches('/').to_string(),
+                project_dir: rebase(&dirs.project_dir, &dirs.builds_dir, &p.builds_dir),
+                tmp_dir: rebase(&dirs.tmp_dir, &dirs.builds_dir, &p.builds_dir),
+                cache_dir: rebase(&dirs.cache_dir, &env.cache_dir, &p.cache_dir),
+            };
+            let variables = runner_variables(
+                &self.job,
+                runner,
+                &dirs,
+                self.settings.concurrent_id,
+                self.settings.project_concurrent_id,
+                env.builds_dir_is_shared,
+            );
+            View { dirs, variables, shell: p.shell }
+        });
         ex.prepare(&variables, &self.control.abort).await.map_err(|e| self.map_exec(e, None))?;
-        let mut resolved = Resolved { dirs, variables, shell: env.shell, cache_urls: BTreeMap::new() };
+        let mut resolved =
+            Resolved { dirs, variables, shell: env.shell, cache_urls: BTreeMap::new(), predefined };
         if let Some(urls) = &self.settings.cache_urls {
             let ctx = self.context(&resolved, "running");
             let mut keys = Vec::new();
@@ -375,16 +414,38 @@ impl JobRunner {
     }
 
     fn context<'a>(&'a self, r: &'a Resolved, job_status: &'a str) -> ScriptContext<'a> {
+        self.view_context(r, &r.dirs, &r.variables, r.shell, job_status)
+    }
+
+    /// The context a stage is rendered with: the predefined view for predefined stages
+    /// when the executor has one.
+    fn stage_context<'a>(&'a self, stage: &Stage, r: &'a Resolved, job_status: &'a str) -> ScriptContext<'a> {
+        match &r.predefined {
+            Some(v) if stage.is_predefined() => {
+                self.view_context(r, &v.dirs, &v.variables, v.shell, job_status)
+            }
+            _ => self.context(r, job_status),
+        }
+    }
+
+    fn view_context<'a>(
+        &'a self,
+        r: &'a Resolved,
+        dirs: &'a JobDirs,
+        variables: &'a [JobVariable],
+        shell: crate::script::ShellKind,
+        job_status: &'a str,
+    ) -> ScriptContext<'a> {
         let runner = &self.settings.runner;
         let debug = self.job.variable("CI_DEBUG_TRACE") == Some("true") && !runner.debug_trace_disabled;
         ScriptContext {
             job: &self.job,
-            variables: &r.variables,
-            shell: r.shell,
-            builds_dir: &r.dirs.builds_dir,
-            project_dir: &r.dirs.project_dir,
-            tmp_dir: &r.dirs.tmp_dir,
-            cache_dir: &r.dirs.cache_dir,
+            variables,
+            shell,
+            builds_dir: &dirs.builds_dir,
+            project_dir: &dirs.project_dir,
+            tmp_dir: &dirs.tmp_dir,
+            cache_dir: &dirs.cache_dir,
             helper: &self.settings.helper,
             cache_urls: &r.cache_urls,
             coordinator_url: runner.url.as_str(),
@@ -403,6 +464,7 @@ impl JobRunner {
         match e {
             ExecError::BuildFailure { exit_code } => StageError::Build(exit_code),
             ExecError::SystemFailure(m) => StageError::System(m),
+            ExecError::Failure { reason, message } => StageError::Reason(reason, message),
             ExecError::Canceled => {
                 if let Some(r) = self.control.abort_reason() {
                     return StageError::Aborted(r);
@@ -442,7 +504,9 @@ impl JobRunner {
         if user && self.control.is_canceling() {
             return Err(StageError::Graceful);
         }
-        let Some(script) = stages::build(&stage, &self.context(r, job_status)) else { return Ok(()) };
+        let Some(script) = stages::build(&stage, &self.stage_context(&stage, r, job_status)) else {
+            return Ok(());
+        };
         let name = stage.name();
         self.set_stage(&name);
         self.trace.start_section(&name, false);
@@ -480,7 +544,7 @@ impl JobRunner {
 fn describe(e: &StageError) -> String {
     match e {
         StageError::Build(code) => format!("exit code {code}"),
-        StageError::System(m) => m.clone(),
+        StageError::System(m) | StageError::Reason(_, m) => m.clone(),
         StageError::Aborted(_) | StageError::Graceful => "canceled".into(),
         StageError::StageTimeout(d) => format!("execution took longer than {} seconds", go_duration(*d)),
     }

@@ -24,6 +24,10 @@ pub(crate) struct AppState {
     pub(crate) processing: Notify,
     /// Fetches `include:remote` files.
     pub(crate) http_client: reqwest::Client,
+    /// Logs and artifacts.
+    pub(crate) blobs: kiln_store::BlobStore,
+    /// The runner API's per-process state.
+    pub(crate) runner: crate::runner_api::RunnerApi,
 }
 
 pub(crate) type App = Arc<AppState>;
@@ -38,7 +42,7 @@ impl AppState {
 /// The whole HTTP surface.
 pub(crate) fn router(app: App) -> Router {
     Router::new()
-        .nest("/api/v4", crate::api::routes())
+        .nest("/api/v4", crate::api::routes().merge(crate::runner_api::routes()))
         .fallback(crate::git_http::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

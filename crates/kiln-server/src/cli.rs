@@ -34,6 +34,9 @@ pub struct ServerArgs {
     /// Largest git push in bytes.
     #[arg(long, env = "KILN_MAX_PUSH_SIZE")]
     pub max_push_size: Option<u64>,
+    /// Seconds a runner's job request waits for a job (default 50; 0 answers at once).
+    #[arg(long, env = "KILN_LONG_POLL_TIMEOUT")]
+    pub long_poll_timeout: Option<u64>,
 }
 
 impl ServerArgs {
@@ -48,6 +51,7 @@ impl ServerArgs {
             limits: LimitsFile {
                 max_request_body: self.max_request_body,
                 max_push_size: self.max_push_size,
+                long_poll_timeout: self.long_poll_timeout,
                 ..LimitsFile::default()
             },
         };

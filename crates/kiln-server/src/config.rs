@@ -39,6 +39,8 @@ pub struct LimitsFile {
     pub running_no_update_timeout: Option<u64>,
     /// Seconds a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: Option<u64>,
+    /// Seconds `POST /jobs/request` waits for a job before answering 204.
+    pub long_poll_timeout: Option<u64>,
 }
 
 impl ConfigFile {
@@ -70,6 +72,7 @@ impl ConfigFile {
                     .running_no_update_timeout
                     .or(base.limits.running_no_update_timeout),
                 shutdown_timeout: self.limits.shutdown_timeout.or(base.limits.shutdown_timeout),
+                long_poll_timeout: self.limits.long_poll_timeout.or(base.limits.long_poll_timeout),
             },
         }
     }
@@ -101,6 +104,7 @@ impl ConfigFile {
                 defaults.running_no_update_timeout,
             ),
             shutdown_timeout: secs(self.limits.shutdown_timeout, defaults.shutdown_timeout),
+            long_poll_timeout: secs(self.limits.long_poll_timeout, defaults.long_poll_timeout),
         };
         Ok(Config { data_dir, listen, database_url, external_url, blob_url: self.blob_url, limits })
     }
@@ -130,6 +134,8 @@ pub struct Limits {
     /// GitLab 19: 30 minutes for running jobs without updates.
     pub running_no_update_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How long a job request is held open when no job matches (Workhorse's 50 s).
+    pub long_poll_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -141,6 +147,7 @@ impl Default for Limits {
             stuck_pending_timeout: Duration::from_secs(3600),
             running_no_update_timeout: Duration::from_secs(1800),
             shutdown_timeout: Duration::from_secs(30),
+            long_poll_timeout: Duration::from_secs(50),
         }
     }
 }

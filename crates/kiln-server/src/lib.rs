@@ -30,6 +30,7 @@ mod git_http;
 mod http;
 mod instance;
 mod repos;
+mod runner_api;
 mod server;
 mod worker;
 

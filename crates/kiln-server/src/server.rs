@@ -44,7 +44,14 @@ impl Server {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| ServerError::Config(format!("http client: {e}")))?;
+        let blobs = match &config.blob_url {
+            Some(url) => kiln_store::BlobStore::open(url)?,
+            None => kiln_store::BlobStore::local(config.data_dir.join("blobs"))?,
+        };
+        let runner = crate::runner_api::RunnerApi::new(&store);
         let app = Arc::new(AppState {
+            blobs,
+            runner,
             store,
             repos: Repos::new(repos_dir, git_settings),
             config,

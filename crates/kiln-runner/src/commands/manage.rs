@@ -48,6 +48,8 @@ pub struct RegisterOptions {
     /// Server-side settings were given on the command line.
     pub server_settings_given: bool,
     pub custom: Option<toml::Table>,
+    /// `[runners.docker]` (`--docker-image`, ...).
+    pub docker: Option<toml::Table>,
 }
 
 pub(crate) fn now() -> toml::value::Datetime {
@@ -116,6 +118,7 @@ pub async fn register(config_path: &Path, opts: &RegisterOptions) -> Result<Vec<
         cache_dir: opts.cache_dir.clone(),
         environment: opts.environment.clone(),
         custom: opts.custom.clone(),
+        docker: opts.docker.clone(),
     })?;
     editor.save()?;
     Ok(warnings)

@@ -41,8 +41,19 @@ pub struct NewRunner {
     pub builds_dir: Option<String>,
     pub cache_dir: Option<String>,
     pub environment: Vec<String>,
-    /// Extra tables such as `custom`, written verbatim.
+    /// `[runners.custom]`, written verbatim.
     pub custom: Option<toml::Table>,
+    /// `[runners.docker]`, written verbatim.
+    pub docker: Option<toml::Table>,
+}
+
+/// A sub-table of a runner (`[runners.custom]`, `[runners.docker]`) as an explicit table.
+fn sub_table(table: &toml::Table) -> Option<Item> {
+    let text = toml::to_string(table).ok()?;
+    let doc = text.parse::<DocumentMut>().ok()?;
+    let mut sub = doc.as_table().clone();
+    sub.set_implicit(false);
+    Some(Item::Table(sub))
 }
 
 /// Sets (or, with `None`, removes) a key, keeping an existing key's indentation.
@@ -122,12 +133,9 @@ impl ConfigEditor {
             let arr: toml_edit::Array = r.environment.iter().map(String::as_str).collect();
             t.insert("environment", value(arr));
         }
-        if let Some(custom) = &r.custom {
-            let text = toml::to_string(custom).unwrap_or_default();
-            if let Ok(doc) = text.parse::<DocumentMut>() {
-                let mut sub = doc.as_table().clone();
-                sub.set_implicit(false);
-                t.insert("custom", Item::Table(sub));
+        for (key, table) in [("custom", &r.custom), ("docker", &r.docker)] {
+            if let Some(item) = table.as_ref().and_then(sub_table) {
+                t.insert(key, item);
             }
         }
         self.runners()?.push(t);
@@ -219,5 +227,30 @@ mod tests {
         let loaded = crate::config::load(&path).unwrap();
         assert_eq!(loaded.config.runners.len(), 1);
         assert_eq!(loaded.config.runners[0].token, "t-rotated");
+    }
+
+    #[test]
+    fn a_docker_runner_gets_its_docker_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "concurrent = 1\n").unwrap();
+        let mut ed = ConfigEditor::open(&path).unwrap();
+        let docker: toml::Table =
+            toml::from_str("image = \"alpine:3\"\nprivileged = true\nvolumes = [\"/cache\"]").unwrap();
+        ed.add_runner(&NewRunner {
+            name: "dock".into(),
+            url: "http://x".into(),
+            token: "t-dock".into(),
+            executor: "docker".into(),
+            docker: Some(docker.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        ed.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[runners.docker]"), "{text}");
+        let loaded = crate::config::load(&path).unwrap();
+        assert_eq!(loaded.config.runners[0].docker.as_ref(), Some(&docker));
+        assert_eq!(loaded.config.runners[0].executor, "docker");
     }
 }

@@ -51,6 +51,8 @@ impl GitRef {
 pub(crate) enum ConfigSource {
     /// The project's `ci_config_path` (or `.gitlab-ci.yml`) at the commit.
     Project,
+    /// Given text (a child pipeline's generated `include:`).
+    Text { path: String, text: String },
 }
 
 /// Everything one pipeline creation needs.
@@ -120,6 +122,16 @@ pub(crate) fn base_error(reason: impl Into<String>) -> ApiError {
 
 /// Creates one pipeline.
 pub(crate) async fn create(app: &App, req: CreateRequest) -> ApiResult<Creation> {
+    create_linked(app, req, None).await
+}
+
+/// [`create`] for a multi-project pipeline: `upstream_bridge` is the trigger
+/// job in another project whose status the new pipeline reports.
+pub(crate) async fn create_linked(
+    app: &App,
+    req: CreateRequest,
+    upstream_bridge: Option<BuildId>,
+) -> ApiResult<Creation> {
     let repo = app.repos.get(req.project.id);
     let ref_name = req.git_ref.name().to_string();
     let tip = match &req.git_ref {
@@ -155,7 +167,7 @@ pub(crate) async fn create(app: &App, req: CreateRequest) -> ApiResult<Creation>
         schedule: req.schedule,
         trigger: req.trigger,
         parent_pipeline: req.parent.map(|p| p.0),
-        parent_job: req.parent.map(|p| p.1),
+        parent_job: req.parent.map(|p| p.1).or(upstream_bridge),
         settings: kiln_pipeline::PipelineSettings::default(),
         variables: req.variables.clone(),
         status: Status::Created,
@@ -170,6 +182,7 @@ pub(crate) async fn create(app: &App, req: CreateRequest) -> ApiResult<Creation>
     }
 
     let (config_path, config_text) = match &req.config {
+        ConfigSource::Text { path, text } => (path.clone(), text.clone()),
         ConfigSource::Project => {
             let path = if req.project.ci_config_path.is_empty() {
                 DEFAULT_CONFIG_PATH.to_string()

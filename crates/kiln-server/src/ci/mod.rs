@@ -4,6 +4,7 @@
 pub(crate) mod create;
 pub(crate) mod cron;
 pub(crate) mod definition;
+pub(crate) mod downstream;
 pub(crate) mod push;
 pub(crate) mod sources;
 pub(crate) mod variables;

@@ -2,8 +2,10 @@
 //! processing pipelines whose state changed (and the follow-ups their
 //! effects left in the outbox), and running due pipeline schedules.
 
+mod outbox;
 mod processing;
 pub(crate) mod scheduler;
+mod tick;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

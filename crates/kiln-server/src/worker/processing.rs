@@ -18,7 +18,13 @@ const BATCH: i64 = 64;
 const POLL: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(app: App, mut stop: watch::Receiver<bool>) {
+    let mut last_tick = tokio::time::Instant::now();
     loop {
+        if last_tick.elapsed() >= super::tick::EVERY {
+            super::tick::tick(&app).await;
+            last_tick = tokio::time::Instant::now();
+        }
+        while super::outbox::drain(&app).await > 0 {}
         if *stop.borrow() {
             return;
         }
@@ -63,7 +69,11 @@ pub(crate) async fn process(app: &App, pipeline: PipelineId) {
         }
     }
     match app.store.handle_event(pipeline, &Event::Process, ApplyOptions::now()).await {
-        Ok(_) => {}
+        Ok(_) => {
+            if let Ok(p) = app.store.pipeline(pipeline).await {
+                crate::ci::downstream::report_status(app, &p).await;
+            }
+        }
         Err(kiln_store::Error::NotFound(_)) => {}
         Err(e) => tracing::warn!(pipeline = pipeline.0, error = %e, "processing failed"),
     }

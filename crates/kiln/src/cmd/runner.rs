@@ -8,6 +8,10 @@ use anyhow::Context;
 use kiln_runner::commands::{self, RegisterOptions, RunOptions};
 use kiln_runner::config::{Config, RunnerConfig, default_config_path};
 
+use self::docker::{DockerArgs, providers};
+
+mod docker;
+
 /// Arguments of `kiln runner`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunnerArgs {
@@ -109,6 +113,8 @@ struct RegisterArgs {
     custom_prepare_exec: Option<String>,
     #[arg(long)]
     custom_cleanup_exec: Option<String>,
+    #[command(flatten)]
+    docker: DockerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -143,6 +149,8 @@ struct RunSingleArgs {
     wait_timeout: u64,
     #[arg(short = 'd', long)]
     working_directory: Option<PathBuf>,
+    #[command(flatten)]
+    docker: DockerArgs,
 }
 
 fn init_logging(level: &str, format: &str) {
@@ -214,6 +222,10 @@ pub(crate) fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             let token = value(a.token.or(a.registration_token), interactive, "Token")?;
             let name = value(a.name, interactive, "Name")?;
             let executor = value(a.executor, interactive, "Executor")?;
+            let mut docker_args = a.docker.clone();
+            if executor == "docker" && docker_args.docker_image.is_none() {
+                docker_args.docker_image = Some(value(None, interactive, "Docker image")?);
+            }
             let server_settings_given = a.tag_list.is_some()
                 || a.run_untagged.is_some()
                 || a.locked.is_some()
@@ -255,6 +267,7 @@ pub(crate) fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 maintenance_note: a.maintenance_note.unwrap_or_default(),
                 server_settings_given,
                 custom,
+                docker: docker_args.table(),
             };
             let warnings = runtime()?.block_on(commands::register(&config_path, &opts))?;
             for w in warnings {
@@ -273,6 +286,7 @@ pub(crate) fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 working_dir,
                 listen_address: a.listen_address,
                 helper: helper_command()?,
+                providers: providers(),
                 ..Default::default()
             };
             runtime()?.block_on(commands::run_with_signals(opts))?;
@@ -291,6 +305,7 @@ pub(crate) fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 executor: a.executor,
                 builds_dir: a.builds_dir,
                 cache_dir: a.cache_dir,
+                docker: a.docker.table(),
                 ..Default::default()
             };
             let config = Config { concurrent: 1, runners: vec![runner], ..Default::default() };
@@ -298,6 +313,7 @@ pub(crate) fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 config_path: config_path.clone(),
                 working_dir,
                 helper: helper_command()?,
+                providers: providers(),
                 max_builds: a.max_builds,
                 wait_timeout: (a.wait_timeout > 0).then(|| Duration::from_secs(a.wait_timeout)),
                 ..Default::default()

@@ -9,6 +9,7 @@ pub(crate) mod pipelines;
 mod projects;
 mod protected;
 mod render;
+mod runners;
 mod schedules;
 mod triggers;
 mod users;
@@ -33,5 +34,6 @@ pub(crate) fn routes() -> Router<App> {
         .merge(schedules::routes())
         .merge(triggers::routes())
         .merge(audit::routes())
+        .merge(runners::routes())
         .fallback(|| async { crate::app::route_not_found() })
 }

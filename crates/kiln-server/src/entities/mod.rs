@@ -6,5 +6,6 @@ pub(crate) mod job;
 pub(crate) mod misc;
 pub(crate) mod pipeline;
 pub(crate) mod project;
+pub(crate) mod runner;
 pub(crate) mod status;
 pub(crate) mod user;

@@ -1,0 +1,187 @@
+//! The facts of a local pipeline, read from git and the command line: what
+//! the server would know from its database.
+
+use std::path::Path;
+use std::process::Command;
+
+use kiln_config::context::PipelineSource;
+use kiln_payload::{CommitFacts, PipelineFacts, ProjectFacts, RunnerFacts, ServerFacts, UserFacts};
+use serde::{Deserialize, Serialize};
+
+use crate::workdir::git::GitFacts;
+
+/// Numbers that keep counting across runs, as a server's ids do
+/// (`.kiln/state.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counters {
+    pub pipelines: u64,
+    pub jobs: u64,
+}
+
+impl Counters {
+    pub fn load(kiln_dir: &Path) -> Counters {
+        std::fs::read(kiln_dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, kiln_dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(kiln_dir)?;
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(kiln_dir.join("state.json"), text)
+    }
+}
+
+/// The ref the pipeline runs for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefChoice {
+    pub name: String,
+    pub tag: bool,
+}
+
+fn git_ok(root: &Path, args: &[&str]) -> bool {
+    Command::new("git").arg("-C").arg(root).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+fn git_out(root: &Path, args: &[&str]) -> Option<String> {
+    let o = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    let s = String::from_utf8(o.stdout).ok()?.trim().to_string();
+    (o.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// `--ref`, else the checked-out branch, else a tag at `HEAD`, else the
+/// default branch. A name that is a tag but not a branch is a tag.
+pub fn choose_ref(root: &Path, facts: &GitFacts, given: Option<&str>, default_branch: &str) -> RefChoice {
+    match given {
+        Some(name) => {
+            let is_tag = git_ok(root, &["show-ref", "-q", "--verify", &format!("refs/tags/{name}")])
+                && !git_ok(root, &["show-ref", "-q", "--verify", &format!("refs/heads/{name}")]);
+            RefChoice { name: name.to_string(), tag: is_tag }
+        }
+        None => match (&facts.branch, &facts.tag) {
+            (Some(b), _) => RefChoice { name: b.clone(), tag: false },
+            (None, Some(t)) => RefChoice { name: t.clone(), tag: true },
+            (None, None) => RefChoice { name: default_branch.to_string(), tag: false },
+        },
+    }
+}
+
+/// The server the project's `origin` points at (`https://<host>`), else
+/// `https://localhost`.
+pub fn server(facts: &GitFacts) -> ServerFacts {
+    ServerFacts {
+        url: format!("https://{}", facts.server_host.as_deref().unwrap_or("localhost")),
+        version: "18.4.0".into(),
+        revision: "kiln".into(),
+        ssh_host: None,
+        ssh_port: 22,
+    }
+}
+
+/// The project: `origin`'s path, else `local/<directory name>`.
+pub fn project(
+    facts: &GitFacts,
+    root: &Path,
+    default_branch: &str,
+    config_path: &str,
+    repo: &Path,
+) -> ProjectFacts {
+    let fallback =
+        root.file_name().map_or_else(|| "project".to_string(), |n| n.to_string_lossy().into_owned());
+    let path = facts.project_path.clone().unwrap_or_else(|| format!("local/{fallback}"));
+    ProjectFacts {
+        id: 1,
+        title: path.rsplit('/').next().unwrap_or(&path).to_string(),
+        path,
+        description: String::new(),
+        namespace_id: 1,
+        visibility: "private".into(),
+        default_branch: default_branch.to_string(),
+        config_path: config_path.to_string(),
+        repository_url: Some(format!("file://{}", repo.display())),
+        allow_git_fetch: true,
+        default_git_depth: Some(20),
+        timeout: 3600,
+        separated_caches: true,
+        cache_index: None,
+    }
+}
+
+/// The pipeline for `commit` at `sha`.
+pub fn pipeline(
+    id: u64,
+    source: PipelineSource,
+    r: &RefChoice,
+    protected: bool,
+    facts: &GitFacts,
+    sha: &str,
+) -> PipelineFacts {
+    PipelineFacts {
+        id,
+        iid: id,
+        source,
+        ref_name: r.name.clone(),
+        tag: r.tag,
+        protected,
+        commit: CommitFacts {
+            sha: sha.to_string(),
+            before_sha: None,
+            message: facts.commit.message.clone(),
+            author_name: facts.commit.author_name.clone(),
+            author_email: facts.commit.author_email.clone(),
+            timestamp: facts.commit.timestamp.clone(),
+        },
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        name: None,
+        trigger_short_token: None,
+        schedule_description: None,
+        tag_message: None,
+    }
+}
+
+/// The person at the keyboard, from git's configuration.
+pub fn user(root: &Path) -> UserFacts {
+    let name = git_out(root, &["config", "user.name"]).unwrap_or_else(|| "kiln".into());
+    let email = git_out(root, &["config", "user.email"]).unwrap_or_else(|| "kiln@localhost".into());
+    let login = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "kiln".into());
+    UserFacts { id: 1, login, email, name }
+}
+
+/// The local runner.
+pub fn runner() -> RunnerFacts {
+    RunnerFacts { id: 1, description: "kiln exec".into(), tags: Vec::new(), maximum_timeout: None }
+}
+
+/// `cache:key:files` keys from the snapshot's history, as GitLab computes
+/// them: the last commits of the files, sorted, joined by `-`, SHA-1.
+#[derive(Debug, Clone)]
+pub struct GitCacheKeys {
+    pub repository: std::path::PathBuf,
+    pub sha: String,
+}
+
+impl kiln_payload::CacheKeyFiles for GitCacheKeys {
+    fn files_digest(&self, files: &[String], _commits_only: bool) -> Option<String> {
+        let mut ids: Vec<String> = files
+            .iter()
+            .filter_map(|f| {
+                let o = Command::new("git")
+                    .arg("--git-dir")
+                    .arg(&self.repository)
+                    .args(["log", "-1", "--format=%H", &self.sha, "--", f])
+                    .output()
+                    .ok()?;
+                let id = String::from_utf8(o.stdout).ok()?.trim().to_string();
+                (!id.is_empty()).then_some(id)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return None;
+        }
+        use sha1::Digest;
+        Some(hex::encode(sha1::Sha1::digest(ids.join("-").as_bytes())))
+    }
+}

@@ -1,0 +1,106 @@
+//! The real runner, started in this process against the local coordinator:
+//! GitLab Runner's poll loop with a generated configuration (one runner,
+//! shell executor, builds and cache under `.kiln/`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln_runner::commands::{RunControl, RunError, RunOptions, serve};
+use kiln_runner::config::{Config, CustomBuildDir, RunnerConfig};
+use kiln_runner::metrics::Metrics;
+use kiln_runner::network::TraceSettings;
+use tokio::task::JoinHandle;
+
+/// A running runner loop.
+#[derive(Debug)]
+pub struct Runner {
+    pub control: RunControl,
+    task: JoinHandle<Result<(), RunError>>,
+}
+
+/// What the generated configuration says.
+#[derive(Debug, Clone)]
+pub struct RunnerSetup {
+    /// The coordinator's base URL.
+    pub url: String,
+    pub token: String,
+    /// Jobs at once.
+    pub concurrency: usize,
+    /// `builds_dir`.
+    pub builds_dir: String,
+    /// `cache_dir` (kept between runs).
+    pub cache_dir: String,
+    /// `.kiln`: the runner's working directory and the jobs' `TMPDIR`.
+    pub kiln_dir: std::path::PathBuf,
+    /// How job scripts call the helper subcommands.
+    pub helper: Vec<String>,
+}
+
+/// The configuration `kiln exec` runs with.
+pub fn config(setup: &RunnerSetup) -> Config {
+    let tmp = setup.kiln_dir.join("tmp");
+    let mut feature_flags = BTreeMap::new();
+    // Plain lines: the terminal shows them with a job prefix instead.
+    feature_flags.insert("FF_TIMESTAMPS".to_string(), false);
+    let runner = RunnerConfig {
+        name: "kiln-exec".into(),
+        url: setup.url.clone(),
+        token: setup.token.clone(),
+        executor: "shell".into(),
+        shell: Some("bash".into()),
+        limit: setup.concurrency,
+        builds_dir: Some(setup.builds_dir.clone()),
+        cache_dir: Some(setup.cache_dir.clone()),
+        environment: vec![format!("TMPDIR={}", tmp.display())],
+        custom_build_dir: Some(CustomBuildDir { enabled: Some(true) }),
+        feature_flags,
+        ..RunnerConfig::default()
+    };
+    Config { concurrent: setup.concurrency, check_interval: 1, runners: vec![runner], ..Config::default() }
+}
+
+impl Runner {
+    /// Starts the poll loop.
+    pub fn start(setup: &RunnerSetup) -> Runner {
+        let _ = std::fs::create_dir_all(setup.kiln_dir.join("tmp"));
+        let config = Arc::new(config(setup));
+        let (_tx, rx) = tokio::sync::watch::channel(config);
+        let control = RunControl::default();
+        let opts = RunOptions {
+            // Never created: there is no file to rewrite on token rotation.
+            config_path: setup.kiln_dir.join("runner.toml"),
+            working_dir: setup.kiln_dir.clone(),
+            helper: setup.helper.clone(),
+            trace_settings: TraceSettings {
+                // Live output, and a cancel noticed within a second.
+                update_interval: Duration::from_millis(100),
+                force_send_interval: Duration::from_millis(500),
+                final_retry_limit: 10,
+            },
+            ..RunOptions::default()
+        };
+        let system_id = format!("s_{}", &crate::coordinator::random_hex(6));
+        let task = tokio::spawn(serve(rx, system_id, opts, control.clone(), Arc::new(Metrics::new())));
+        Runner { control, task }
+    }
+
+    /// Stops taking jobs and waits for the loop to end.
+    pub async fn stop(self) -> Result<(), RunError> {
+        self.control.stop.cancel();
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Aborts running jobs and waits at most `grace` for the loop.
+    pub async fn abort(self, grace: Duration) {
+        self.control.stop.cancel();
+        self.control.abort.cancel();
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}
+
+/// The helper command of this binary (`<exe> runner helper`).
+pub fn helper_of(exe: &Path) -> Vec<String> {
+    vec![exe.to_string_lossy().into_owned(), "runner".into(), "helper".into()]
+}

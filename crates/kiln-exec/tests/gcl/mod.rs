@@ -1,0 +1,3 @@
+//! Support for the gitlab-ci-local conformance run.
+
+pub(crate) mod parse;

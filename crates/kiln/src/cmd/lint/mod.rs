@@ -4,11 +4,7 @@
 //! Exit status: 0 when the configuration is valid, 1 when it is not, 2 on a
 //! usage error (a file that cannot be read, a malformed flag).
 
-mod git;
 mod json;
-mod remote;
-mod render;
-mod tree;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,6 +15,8 @@ use kiln_config::context::{PipelineSource, RefKind};
 use kiln_config::plan::Outcome;
 use kiln_config::sources::Sources;
 use kiln_config::{ProcessOptions, Processed};
+use kiln_exec::render;
+use kiln_exec::workdir::{self, git, remote, tree};
 
 /// Arguments of `kiln lint`.
 #[derive(Debug, clap::Args)]
@@ -92,22 +90,8 @@ pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let root = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&dir)
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| PathBuf::from(s.trim_end()))
-        .unwrap_or_else(|| dir.clone());
-    let main_path = std::path::absolute(&args.file)
-        .ok()
-        .and_then(|abs| {
-            std::path::absolute(&root).ok().and_then(|r| abs.strip_prefix(r).ok().map(|p| p.to_path_buf()))
-        })
-        .map_or_else(|| args.file.display().to_string(), |p| p.display().to_string());
+    let root = workdir::toplevel(&dir).unwrap_or_else(|| dir.clone());
+    let main_path = workdir::relative_path(&args.file, &root);
 
     let fallback_name =
         root.file_name().map_or_else(|| "project".to_string(), |n| n.to_string_lossy().into_owned());

@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the working tree's pipeline on this machine with the real engine.
+    Exec(Box<cmd::exec::ExecArgs>),
     /// Validate a `.gitlab-ci.yml` and show the jobs it would create.
     Lint(cmd::lint::LintArgs),
     /// Run the GitLab-compatible runner agent.
@@ -36,6 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Exec(args) => cmd::exec::run(*args),
         Command::Lint(args) => cmd::lint::run(args),
         Command::Runner(args) => cmd::runner::run(args),
         Command::Server(args) => cmd::server::run(*args),

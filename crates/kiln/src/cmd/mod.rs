@@ -1,5 +1,6 @@
 //! One module per subcommand; shared exit codes.
 
+pub(crate) mod exec;
 pub(crate) mod lint;
 pub(crate) mod runner;
 pub(crate) mod server;

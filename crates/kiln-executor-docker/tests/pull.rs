@@ -1,7 +1,7 @@
-//! Pull policies and image names against the real engine: `never`, `if-not-present`,
-//! `always` from Debian's `docker-registry` on loopback (a missing tag is an
-//! `image_pull_failure`), `allowed_pull_policies`,
-//! `allowed_images`, and hostile `image:` names refused before they reach the engine.
+//! Pull policies and image names against the real engine: `never`, `if-not-present`
+//! and `always`, locally and from Debian's `docker-registry` on loopback (a missing tag
+//! is an `image_pull_failure`), `allowed_pull_policies`, `allowed_images`, and hostile
+//! `image:` names refused before they reach the engine.
 
 mod support;
 
@@ -74,6 +74,35 @@ async fn always_pulls_from_a_registry_and_a_missing_tag_is_an_image_pull_failure
         "{log}"
     );
     assert_eq!(final_reason(&coord, 24).as_deref(), Some("image_pull_failure"), "{log}");
+    let _ = docker.remove_image(&remote, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+    assert_nothing_left(&docker, short).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_not_present_pulls_a_missing_image_once_then_uses_the_local_copy() {
+    let docker = engine().await;
+    import_busybox(&docker, "kiln-test/pushed", "2", &["ENV PUSHED=twice"]).await;
+    let registry = Registry::start().await;
+    let remote = registry.push(&docker, "kiln-test/pushed:2", "kiln/lazy", "v1").await;
+    assert!(docker.inspect_image(&remote).await.is_err(), "only a pull brings {remote} back");
+    let (coord, url) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let short = "dkrpull03";
+    let mut first = job(29, &remote, &["echo \"first pushed=$PUSHED\""]);
+    first.image.as_mut().unwrap().pull_policy = Some(vec!["if-not-present".into()]);
+    let mut second = job(30, &remote, &["echo \"second pushed=$PUSHED\""]);
+    second.image.as_mut().unwrap().pull_policy = Some(vec!["if-not-present".into()]);
+    coord.lock().unwrap().queue.extend([first, second]);
+    let reports = run_jobs(runner(&url, short, ""), 1, dir.path(), 2).await;
+    let log = trace_of(&coord, 29);
+    assert!(reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(log.contains(&format!("Pulling docker image {remote} ...")), "{log}");
+    assert!(log.contains("first pushed=twice"), "{log}");
+    let log = trace_of(&coord, 30);
+    assert!(reports[1].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(!log.contains("Pulling docker image"), "{log}");
+    assert!(log.contains("Using locally found image version due to \"if-not-present\" pull policy"), "{log}");
+    assert!(log.contains("second pushed=twice"), "{log}");
     let _ = docker.remove_image(&remote, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
     assert_nothing_left(&docker, short).await;
 }

@@ -20,6 +20,8 @@ use kiln_runner::network::TraceSettings;
 use tokio::sync::watch;
 
 #[allow(unused_imports)]
+pub use coord::git::{Repo, serve as serve_git};
+#[allow(unused_imports)]
 pub use coord::{Shared, after_script, start, trace_of};
 
 /// A Docker runner whose short token is `short` (9 characters: it labels everything the
@@ -66,6 +68,9 @@ pub async fn run_jobs(runner: RunnerConfig, concurrent: usize, dir: &Path, n: us
         config_path: dir.join("config.toml"),
         working_dir: dir.to_path_buf(),
         providers: Providers { docker: Some(Arc::new(DockerProvider::new())), kubernetes: None },
+        // The predefined stages run on this machine and call the helper for caches and
+        // artifacts.
+        helper: vec![env!("CARGO_BIN_EXE_kiln-docker-test-helper").to_string()],
         trace_settings: TraceSettings { update_interval: Duration::from_millis(200), ..Default::default() },
         on_job: Some(Arc::new(move |r| {
             let mut v = r2.lock().unwrap();

@@ -28,6 +28,7 @@ pub mod effect;
 mod engine;
 pub mod event;
 pub mod failure_reason;
+pub mod from_plan;
 pub mod limits;
 pub mod machine;
 mod process;

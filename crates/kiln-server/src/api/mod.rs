@@ -1,5 +1,6 @@
 //! The REST API v4 routes, one module per resource.
 
+mod artifacts;
 mod audit;
 mod groups;
 mod jobs;
@@ -11,6 +12,7 @@ mod protected;
 mod render;
 mod runners;
 mod schedules;
+mod test_report;
 mod triggers;
 mod users;
 mod util;
@@ -35,5 +37,7 @@ pub(crate) fn routes() -> Router<App> {
         .merge(triggers::routes())
         .merge(audit::routes())
         .merge(runners::routes())
+        .merge(artifacts::routes())
+        .merge(test_report::routes())
         .fallback(|| async { crate::app::route_not_found() })
 }

@@ -104,7 +104,8 @@ impl<'a> Renderer<'a> {
             let pair = downstream.as_ref().zip(downstream_path.as_deref()).map(|(p, path)| (path, p));
             Ok(JobEntity::bridge(self.app, job, cx, pair))
         } else {
-            Ok(JobEntity::full(self.app, job, cx))
+            let artifacts = self.app.store.job_artifacts(job.id).await?;
+            Ok(JobEntity::full(self.app, job, cx).with_artifacts(&artifacts))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `job.rb`, `bridge.rb`).
 
 use kiln_pipeline::Status;
+use kiln_store::artifacts::{Artifact, ArtifactType};
 use kiln_store::jobs::JobRecord;
 use kiln_store::pipelines::Pipeline;
 use serde::Serialize;
@@ -38,6 +39,8 @@ pub(crate) struct JobEntity {
     pub(crate) web_url: String,
     pub(crate) project: Value,
     /// `Job` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) artifacts_file: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) artifacts: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,6 +95,7 @@ impl JobEntity {
                 .then(|| job.failure_reason.map_or("unknown_failure", |r| r.as_str()).to_string()),
             web_url: format!("{}/-/jobs/{}", app.project_url(cx.project_path), job.id.0),
             project: json!({ "ci_job_token_scope_enabled": false }),
+            artifacts_file: None,
             artifacts: None,
             runner: None,
             artifacts_expire_at: None,
@@ -112,6 +116,31 @@ impl JobEntity {
             archived: Some(false),
             tag_list: Some(tags),
             ..JobEntity::basic(app, job, cx)
+        }
+    }
+
+    /// `artifacts`, `artifacts_file` (when there is an archive) and
+    /// `artifacts_expire_at` of a `Job`.
+    pub(crate) fn with_artifacts(self, files: &[Artifact]) -> JobEntity {
+        let listed = files
+            .iter()
+            .map(|a| {
+                json!({
+                    "file_type": a.file_type.as_str(),
+                    "size": a.size,
+                    "filename": a.file_name,
+                    "file_format": a.file_format.as_str(),
+                })
+            })
+            .collect();
+        let archive = files.iter().find(|a| a.file_type == ArtifactType::Archive);
+        JobEntity {
+            artifacts: Some(listed),
+            artifacts_file: archive.map(|a| json!({ "filename": a.file_name, "size": a.size })),
+            artifacts_expire_at: Some(
+                archive.and_then(|a| a.expire_at).map_or(Value::Null, |t| Value::String(iso(t))),
+            ),
+            ..self
         }
     }
 

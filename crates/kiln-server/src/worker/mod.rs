@@ -1,7 +1,9 @@
 //! Background loops, one task each, all stopped by the shutdown signal:
 //! processing pipelines whose state changed (and the follow-ups their
-//! effects left in the outbox), and running due pipeline schedules.
+//! effects left in the outbox), running due pipeline schedules, and
+//! deleting expired artifacts.
 
+mod cleanup;
 mod outbox;
 mod processing;
 pub(crate) mod scheduler;
@@ -14,5 +16,9 @@ use crate::app::App;
 
 /// Starts every loop; they end when `stop` turns true.
 pub(crate) fn spawn(app: App, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(processing::run(app.clone(), stop.clone())), tokio::spawn(scheduler::run(app, stop))]
+    vec![
+        tokio::spawn(processing::run(app.clone(), stop.clone())),
+        tokio::spawn(cleanup::run(app.clone(), stop.clone())),
+        tokio::spawn(scheduler::run(app, stop)),
+    ]
 }

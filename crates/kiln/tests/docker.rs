@@ -1,0 +1,146 @@
+//! `kiln runner` with the Docker executor as a user sets it up: `register --executor
+//! docker --docker-image ...` writes `[runners.docker]`, and `kiln runner run` with that
+//! configuration runs a job in the image against a coordinator on loopback, with the
+//! `kiln` binary itself as the helper of the host-side stages (artifacts). Needs the
+//! Docker engine (scripts/test starts it).
+
+#[path = "../../kiln-runner/tests/support/mod.rs"]
+mod coord;
+
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use kiln_executor_docker::testing::{busybox_image, engine, leftovers};
+
+const TOKEN: &str = "glrt-dkrkiln01";
+const SHORT: &str = "dkrkiln01";
+
+fn kiln(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    c.arg("runner").arg("-c").arg(config);
+    // The flags are under test, not the environment they also read.
+    for var in ["DOCKER_IMAGE", "DOCKER_PRIVILEGED", "DOCKER_VOLUMES", "DOCKER_PULL_POLICY", "DOCKER_HOST"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A coordinator that only knows `POST /runners/verify` (authentication-token registration).
+async fn verify_only() -> String {
+    let app = axum::Router::new().route(
+        "/api/v4/runners/verify",
+        post(|| async {
+            axum::Json(serde_json::json!({ "id": 31, "token": TOKEN, "token_expires_at": null }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Stops `kiln runner run` when the test ends, also on a failed assertion.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_docker_runner_runs_a_job_in_its_default_image() {
+    let docker = engine().await;
+    let image = busybox_image(&docker).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let data = tempfile::tempdir().unwrap();
+    let volume = format!("{}:/data", data.path().display());
+
+    let register_url = verify_only().await;
+    let out = tokio::task::spawn_blocking({
+        let (config, image, volume, register_url) =
+            (config.clone(), image.clone(), volume.clone(), register_url.clone());
+        move || {
+            kiln(&config)
+                .args(["register", "--non-interactive", "--url", &register_url, "--token", TOKEN])
+                .args(["--name", "dockerized", "--executor", "docker", "--docker-image", &image])
+                .args(["--docker-pull-policy", "never", "--docker-volumes", &volume])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("[runners.docker]"), "{written}");
+    let loaded: toml::Table = toml::from_str(&written).unwrap();
+    let docker_table = loaded["runners"][0]["docker"].as_table().unwrap();
+    assert_eq!(docker_table["image"].as_str(), Some(image.as_str()), "{written}");
+    assert_eq!(docker_table["pull_policy"].as_array().unwrap()[0].as_str(), Some("never"), "{written}");
+    let list = kiln(&config).arg("list").output().unwrap();
+    assert!(text(&list).contains("Executor=docker"), "{}", text(&list));
+
+    // The same configuration, pointed at a coordinator that hands out a job without
+    // `image:`, so the runner's default image is used.
+    let (coord, url) = coord::start().await;
+    std::fs::write(&config, written.replace(&register_url, &url)).unwrap();
+    let mut j = coord::job(
+        61,
+        &["mkdir -p out", "echo made-in-busybox > out/bin.txt", "echo to-the-volume > /data/v.txt"],
+    );
+    j.token = "glcbt-job61token".into();
+    j.artifacts = Some(vec![kiln_api::JobArtifact {
+        name: "bin".into(),
+        paths: vec!["out/**".into()],
+        artifact_type: "archive".into(),
+        ..Default::default()
+    }]);
+    coord.lock().unwrap().queue.push_back(j);
+    let work = tempfile::tempdir().unwrap();
+    let run = Running(kiln(&config).arg("run").arg("-d").arg(work.path()).spawn().unwrap());
+    let started = Instant::now();
+    while !coord.lock().unwrap().finals.contains_key(&61) {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no final update: {}",
+            coord::trace_of(&coord, 61)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(run);
+    let log = coord::trace_of(&coord, 61);
+    let state = coord.lock().unwrap().finals[&61].state.clone();
+    assert_eq!(state, kiln_api::JobState::Success, "{log}");
+    assert!(log.contains(&format!("Using Docker executor with image {image} ...")), "{log}");
+    assert!(log.contains("$ echo made-in-busybox > out/bin.txt"), "{log}");
+    assert!(log.contains("Uploading artifacts"), "{log}");
+    assert_eq!(std::fs::read_to_string(data.path().join("v.txt")).unwrap(), "to-the-volume\n");
+    let artifacts = coord.lock().unwrap().artifacts.get(&61).cloned().unwrap_or_default();
+    assert_eq!(artifacts.len(), 1, "{log}");
+    assert_eq!(artifacts[0].0, "bin.zip", "{log}");
+    let (containers, networks) = leftovers(&docker, SHORT).await;
+    assert!(containers.is_empty() && networks.is_empty(), "left: {containers:?} {networks:?}");
+}
+
+#[test]
+fn registering_a_docker_runner_needs_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiln(&dir.path().join("config.toml"))
+        .args(["register", "--non-interactive", "--url", "http://127.0.0.1:9", "--token", TOKEN])
+        .args(["--name", "no-image", "--executor", "docker"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("missing --docker-image"), "{}", text(&out));
+    let written = std::fs::read_to_string(dir.path().join("config.toml")).unwrap_or_default();
+    assert!(!written.contains("no-image"), "{written}");
+}

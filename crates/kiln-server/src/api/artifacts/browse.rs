@@ -18,6 +18,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Largest entry served (GitLab serves files up to the archive's own limit).
 pub(crate) const MAX_ENTRY_SIZE: u64 = 1024 * 1024 * 1024;
+/// Largest central directory and entry count accepted: the zip reader keeps
+/// the whole directory in memory, so a hostile archive could otherwise make
+/// it hold millions of entries.
+const MAX_DIRECTORY: u64 = 64 * 1024 * 1024;
+const MAX_ENTRIES: u64 = 200_000;
 /// Bytes per ranged read of the archive.
 const READ_AHEAD: usize = 256 * 1024;
 /// Bytes per chunk sent to the client.
@@ -122,12 +127,52 @@ pub(crate) async fn open_entry(
 
 type Head = Result<(String, u64), BrowseError>;
 
+/// Reads the end of central directory record (and its zip64 form) and refuses
+/// directories over [`MAX_DIRECTORY`] bytes or [`MAX_ENTRIES`] entries before
+/// the zip reader loads them.
+fn check_directory(r: &mut BlobReader) -> Result<(), BrowseError> {
+    const EOCD: usize = 22;
+    let bad = |what: &str| BrowseError::BadArchive(what.to_string());
+    let tail_len = r.size.min(EOCD as u64 + 65_535);
+    let mut tail = vec![0u8; usize::try_from(tail_len).map_err(|_| bad("size"))?];
+    r.seek(SeekFrom::Start(r.size - tail_len))?;
+    r.read_exact(&mut tail)?;
+    let at = (0..=tail.len().saturating_sub(EOCD))
+        .rev()
+        .find(|&i| tail.len() >= i + EOCD && tail[i..i + 4] == *b"PK\x05\x06")
+        .ok_or_else(|| bad("no end of central directory record"))?;
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte));
+    let mut entries = le(&tail[at + 10..at + 12]);
+    let mut size = le(&tail[at + 12..at + 16]);
+    if (entries == 0xFFFF || size == 0xFFFF_FFFF) && at >= 20 && tail[at - 20..at - 16] == *b"PK\x06\x07" {
+        let mut record = [0u8; 56];
+        r.seek(SeekFrom::Start(le(&tail[at - 12..at - 4])))?;
+        r.read_exact(&mut record)?;
+        if record[..4] != *b"PK\x06\x06" {
+            return Err(bad("bad zip64 end of central directory record"));
+        }
+        entries = le(&record[32..40]);
+        size = le(&record[40..48]);
+    }
+    if entries > MAX_ENTRIES || size > MAX_DIRECTORY {
+        return Err(BrowseError::BadArchive(format!(
+            "central directory of {entries} entries in {size} bytes is over the limit"
+        )));
+    }
+    r.seek(SeekFrom::Start(0))?;
+    Ok(())
+}
+
 fn stream_entry(
-    reader: BlobReader,
+    mut reader: BlobReader,
     path: &str,
     head: oneshot::Sender<Head>,
     body: &mpsc::Sender<Result<Bytes, io::Error>>,
 ) {
+    if let Err(e) = check_directory(&mut reader) {
+        let _ = head.send(Err(e));
+        return;
+    }
     let mut archive = match zip::ZipArchive::new(BufReader::with_capacity(READ_AHEAD, reader)) {
         Ok(a) => a,
         Err(e) => {
@@ -240,5 +285,16 @@ mod tests {
         ));
         blobs.put("a/not.zip", Bytes::from_static(b"not a zip at all")).await.unwrap();
         assert!(matches!(open_entry(&blobs, "a/not.zip", 16, "x").await, Err(BrowseError::BadArchive(_))));
+        // An end record that announces a 100 MB directory is refused before
+        // anything reads that directory.
+        let mut eocd = b"PK\x05\x06".to_vec();
+        eocd.extend([0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        eocd.extend(100_000_000u32.to_le_bytes());
+        eocd.extend([0, 0, 0, 0, 0, 0]);
+        blobs.put("a/huge.zip", eocd.into()).await.unwrap();
+        let Err(BrowseError::BadArchive(why)) = open_entry(&blobs, "a/huge.zip", 22, "x").await else {
+            panic!()
+        };
+        assert!(why.contains("over the limit"), "{why}");
     }
 }

@@ -2,8 +2,8 @@
 //! SQLite and PostgreSQL: the pipeline's JUnit test report and summary from
 //! stored (gzipped) `junit` artifacts, the job JSON's artifact list, archive
 //! downloads (by job and by ref), files out of the zip (with escapes refused),
-//! deleting artifacts, and the cleanup loop removing expired artifacts and
-//! their blobs.
+//! keeping and deleting artifacts, and the cleanup loop removing expired
+//! artifacts and their blobs.
 
 mod common;
 
@@ -276,6 +276,14 @@ async fn reports(backend: Backend) {
     assert_eq!(admin.delete(&base).await.0, 404);
     let (_, report) = rita.get(&report_path).await;
     assert_eq!(report["total_count"], 2, "{report}");
+
+    // Keeping artifacts: developers, and they no longer expire.
+    let keep = format!("/projects/{id}/jobs/{r2}/artifacts/keep");
+    assert_eq!(rita.post(&keep, json!({})).await.0, 403);
+    let (status, job) = admin.post(&keep, json!({})).await;
+    assert_eq!((status.as_u16(), &job["id"], &job["artifacts_expire_at"]), (200, &json!(r2), &Value::Null));
+    assert_eq!(store.job_artifact(BuildId(r2), ArtifactType::Archive).await.unwrap().expire_at, None);
+    assert_eq!(admin.post(&format!("/projects/{id}/jobs/{r1}/artifacts/keep"), json!({})).await.0, 404);
 
     // The cleanup loop removes expired artifacts with their blobs, and only those.
     let expired = upload(

@@ -1,6 +1,6 @@
 //! Job artifacts through the REST API (`lib/api/ci/job_artifacts.rb`): the
 //! archive of a job (by id, or the latest successful job of a name on a ref),
-//! one file out of it, and deleting a job's artifacts.
+//! one file out of it, keeping them from expiring, and deleting them.
 
 mod browse;
 
@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use kiln_pipeline::Status;
 use kiln_store::artifacts::{Artifact, ArtifactFormat, ArtifactType};
 use kiln_store::jobs::{JobFilter, JobRecord};
@@ -17,7 +17,8 @@ use kiln_store::pipelines::PipelineFilter;
 use kiln_store::{BuildId, Page};
 
 use crate::access::{self, Action, ProjectAccess};
-use crate::api::util::{no_content, parse_id};
+use crate::api::render::Renderer;
+use crate::api::util::{no_content, ok, parse_id};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Input;
@@ -30,6 +31,7 @@ pub(crate) fn routes() -> Router<App> {
         // `GET` of the same path is the jobs API's archive download.
         .route("/projects/{id}/jobs/{job_id}/artifacts", delete(destroy))
         .route("/projects/{id}/jobs/{job_id}/artifacts/{*artifact_path}", get(file))
+        .route("/projects/{id}/jobs/{job_id}/artifacts/keep", post(keep))
         .route("/projects/{id}/jobs/artifacts/{ref_name}/download", get(download_by_ref))
         .route("/projects/{id}/jobs/artifacts/{ref_name}/raw/{*artifact_path}", get(file_by_ref))
 }
@@ -166,6 +168,24 @@ async fn file_by_ref(
     let access = readable_project(&app, &caller, &id).await?;
     let job = latest_successful(&app, &access, &ref_name, &name).await?;
     serve_entry(&app, &job, &path).await
+}
+
+/// Keeps a job's artifacts: they no longer expire (developers, as GitLab's
+/// `update_build`). Answers with the job.
+async fn keep(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, job_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    caller.require_user()?;
+    let access = readable_project(&app, &caller, &id).await?;
+    let job = project_job(&app, &access, &job_id).await?;
+    access.require(Action::Develop)?;
+    if job.erased_at.is_some() || app.store.job_artifacts(job.id).await?.is_empty() {
+        return Err(ApiError::not_found("Artifact"));
+    }
+    app.store.set_artifacts_expiry(job.id, None).await?;
+    Ok(ok(Renderer::new(&app, &access.project).job(&job).await?))
 }
 
 /// Deletes every artifact file of a job (maintainers), rows then blobs.

@@ -1,5 +1,6 @@
-//! The split between the host and the container: git, caches and artifacts handled on
-//! the runner's machine reach a busybox image that has no git; `image:entrypoint` as
+//! The split between the host and the container: git, caches, artifacts and file
+//! variables handled on the runner's machine reach a busybox image that has no git, a
+//! `fetch` checkout stays for the next job; `image:entrypoint` as
 //! GitLab Runner applies it; and cleanup after a `prepare` that failed or was canceled
 //! with services already running.
 
@@ -52,8 +53,12 @@ async fn sources_caches_and_artifacts_pass_through_the_host_into_an_image_withou
             "mkdir -p out vendor",
             "echo built-in-container > out/bin.txt",
             "echo cached-in-container > vendor/lib.txt",
+            "test \"$(cat \"$DEPLOY_KEY\")\" = key-material && echo file variable in the container",
         ],
     );
+    let mut file_var = JobVariable::public("DEPLOY_KEY", "key-material");
+    file_var.file = true;
+    build.variables.push(file_var);
     build.artifacts = Some(vec![kiln_api::JobArtifact {
         name: "bin".into(),
         paths: vec!["out/**".into()],
@@ -80,6 +85,7 @@ async fn sources_caches_and_artifacts_pass_through_the_host_into_an_image_withou
     assert!(log.contains("Created fresh repository."), "{log}");
     assert!(log.contains("\nchecked out on the host\n"), "{log}");
     assert!(log.contains("\nno-git-in-image\n"), "{log}");
+    assert!(log.contains("\nfile variable in the container\n"), "{log}");
     assert!(log.contains("Creating cache deps...") && log.contains("Created cache"), "{log}");
     assert!(!log.contains(TOKEN), "the token stays out of the log: {log}");
     let uploaded = coord.lock().unwrap().artifacts.get(&41).map(Vec::len).unwrap_or(0);
@@ -97,6 +103,43 @@ async fn sources_caches_and_artifacts_pass_through_the_host_into_an_image_withou
     let left: Vec<_> =
         std::fs::read_dir(&builds).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+    assert_nothing_left(&docker, short).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_keeps_the_checkout_for_the_next_job_and_cleans_it() {
+    let docker = engine().await;
+    let image = busybox_image(&docker).await;
+    let upstream = tempfile::tempdir().unwrap();
+    let widget = Repo::new(upstream.path(), "acme/widget");
+    let sha = widget.write("a.txt", "fetched\n").commit("first");
+    let base = serve_git(upstream.path(), TOKEN)
+        .await
+        .replace("http://", &format!("http://gitlab-ci-token:{TOKEN}@"));
+    let (coord, url) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let short = "dkrfetch1";
+    let mut jobs = Vec::new();
+    for (id, script) in [(48, "echo junk > junk.txt"), (49, "test ! -e junk.txt && echo cleaned")] {
+        let mut j = git_job(id, &image, &base, &sha, &[script, "cat a.txt"]);
+        j.variables.retain(|v| v.key != "GIT_STRATEGY");
+        j.variables.push(JobVariable::public("GIT_STRATEGY", "fetch"));
+        jobs.push(j);
+    }
+    coord.lock().unwrap().queue.extend(jobs);
+    let reports = run_jobs(runner(&url, short, ""), 1, dir.path(), 2).await;
+    for r in &reports {
+        assert!(r.outcome.as_ref().unwrap().succeeded, "{}", trace_of(&coord, r.id));
+    }
+    assert!(trace_of(&coord, 48).contains("Created fresh repository."), "{}", trace_of(&coord, 48));
+    let log = trace_of(&coord, 49);
+    assert!(log.contains("Reinitialized existing Git repository"), "{log}");
+    assert!(log.contains("\ncleaned\n") && log.contains("\nfetched\n"), "{log}");
+    // GitLab Runner keeps a `fetch` checkout in a cache volume; here it is the host
+    // directory of the concurrency slot, left for the next job.
+    let kept =
+        dir.path().join(format!("builds-docker/runner-{short}-project-7-concurrent-0/acme/widget/a.txt"));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "fetched\n");
     assert_nothing_left(&docker, short).await;
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kiln_config::context::PipelineSource;
-use kiln_config::plan::{Outcome as PlanOutcome, PipelinePlan};
+use kiln_config::plan::Outcome as PlanOutcome;
 use kiln_config::sources::Sources;
 use kiln_config::{ProcessOptions, Processed};
 use kiln_payload::{CiVariable, VariableSources};
@@ -195,7 +195,7 @@ pub fn run(
         None => return Err(ExecError::Config { rendered: diagnostics(&processed, color, &config_path) }),
     };
     if let Mode::List(format) = opts.mode {
-        write_out(&out, &crate::exec::list(&plan, format));
+        write_out(&out, &crate::list::list(&plan, format));
         return Ok(Outcome { exit_code: 0, report: None });
     }
 
@@ -450,64 +450,4 @@ fn progress_line(c: &Coordinator, started: Instant) -> String {
     }
     line.push_str(&format!(" · {:.1}s", started.elapsed().as_secs_f64()));
     line
-}
-
-/// `--list`: the jobs after rules.
-pub(crate) fn list(plan: &PipelinePlan, format: ListFormat) -> String {
-    match format {
-        ListFormat::Json => {
-            let jobs: Vec<serde_json::Value> = plan
-                .jobs
-                .iter()
-                .map(|j| {
-                    serde_json::json!({
-                        "name": j.name,
-                        "stage": j.stage,
-                        "when": j.when.as_str(),
-                        "allow_failure": j.allow_failure,
-                        "needs": j.needs.as_ref().map(|n| n.iter().map(|n| n.job.clone()).collect::<Vec<_>>()),
-                    })
-                })
-                .collect();
-            serde_json::to_string_pretty(&jobs).unwrap_or_default() + "\n"
-        }
-        ListFormat::Table => {
-            let header = ["NAME", "STAGE", "WHEN", "ALLOW FAILURE", "NEEDS"];
-            let rows: Vec<[String; 5]> = plan
-                .jobs
-                .iter()
-                .map(|j| {
-                    [
-                        j.name.clone(),
-                        j.stage.clone(),
-                        j.when.as_str().to_string(),
-                        if j.allow_failure { "yes".into() } else { "no".into() },
-                        match &j.needs {
-                            None => "-".into(),
-                            Some(n) if n.is_empty() => "[]".into(),
-                            Some(n) => n.iter().map(|n| n.job.as_str()).collect::<Vec<_>>().join(", "),
-                        },
-                    ]
-                })
-                .collect();
-            let mut widths = header.map(|h| h.chars().count());
-            for row in &rows {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            let line = |cells: [&str; 5]| {
-                let mut s = String::new();
-                for (cell, w) in cells.iter().zip(widths) {
-                    s.push_str(&format!("{cell:<w$}  "));
-                }
-                s.trim_end().to_string() + "\n"
-            };
-            let mut out = line(header);
-            for r in &rows {
-                out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-            }
-            out
-        }
-    }
 }

@@ -19,6 +19,7 @@
 pub mod coordinator;
 pub mod definition;
 mod exec;
+pub mod list;
 pub mod local;
 pub mod output;
 pub mod render;

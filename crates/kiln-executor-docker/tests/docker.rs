@@ -1,7 +1,7 @@
 //! The Docker executor against the real engine, through the real runner loop and the
 //! in-test coordinator: jobs in a locally imported busybox image, services by alias,
-//! after_script after a failure, cancel and timeout leaving nothing behind, and ten jobs
-//! at once kept apart.
+//! after_script after a failure, cancel and timeout leaving nothing behind, ten jobs at
+//! once kept apart, and an engine that does not answer.
 
 mod support;
 
@@ -234,4 +234,25 @@ async fn ten_jobs_in_parallel_are_isolated_from_each_other() {
     }
     assert_eq!(hosts.len(), 10, "each job has its own concurrency slot: {hosts:?}");
     assert_nothing_left(&docker, short).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_engine_is_a_system_failure_that_says_where_it_looked() {
+    let (coord, url) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("no-engine.sock");
+    let settings = format!("host = \"unix://{}\"", socket.display());
+    coord.lock().unwrap().queue.push_back(job(17, "kiln-test/busybox:1", &["echo never"]));
+    let reports = run_jobs(runner(&url, "dkrnoengi", &settings), 1, dir.path(), 1).await;
+    let log = trace_of(&coord, 17);
+    assert!(!reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(
+        log.contains(&format!(
+            "ERROR: Job failed (system failure): Cannot connect to the Docker daemon at unix://{}. Is the docker daemon running?",
+            socket.display()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("$ echo never"), "{log}");
+    assert_eq!(final_reason(&coord, 17).as_deref(), Some("runner_system_failure"));
 }

@@ -3,7 +3,7 @@
 //! stored (gzipped) `junit` artifacts, the job JSON's artifact list, archive
 //! downloads (by job and by ref), files out of the zip (with escapes refused),
 //! keeping and deleting artifacts, and the cleanup loop removing expired
-//! artifacts and their blobs.
+//! artifacts and their blobs (keeping those of the newest successful pipeline).
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{Api, ServerProcess, git_ok, work_tree};
+use common::{Api, ServerProcess, commit, git_ok, work_tree};
 use kiln_store::artifacts::{Artifact, ArtifactFormat, ArtifactType, NewArtifact};
 use kiln_store::{Backend, BlobStore, BuildId, Millis, Store};
 use serde_json::{Value, json};
@@ -285,31 +285,44 @@ async fn reports(backend: Backend) {
     assert_eq!(store.job_artifact(BuildId(r2), ArtifactType::Archive).await.unwrap().expire_at, None);
     assert_eq!(admin.post(&format!("/projects/{id}/jobs/{r1}/artifacts/keep"), json!({})).await.0, 404);
 
-    // The cleanup loop removes expired artifacts with their blobs, and only those.
-    let expired = upload(
-        &store,
-        &blobs,
-        lint,
-        kind,
-        zip_fmt,
-        zip(&[("old", b"old")]),
-        Some(Millis(Millis::now().0 - 1000)),
-    )
-    .await;
-    assert!(blob_path(&expired).exists());
+    // The cleanup loop removes expired artifacts with their blobs, except
+    // those no newer successful pipeline on their ref has replaced yet.
+    let past = Millis(Millis::now().0 - 1000);
+    let replaced = upload(&store, &blobs, lint, kind, zip_fmt, zip(&[("old", b"old")]), Some(past)).await;
+    commit(&work, &[("README", "second")], "second");
+    git_ok(&work, &["push", "--quiet", &server.git_url("root/suite"), "main"]);
+    let pipelines = admin
+        .wait_for(&format!("/projects/{id}/pipelines"), "a second pipeline", |v| {
+            v.as_array().is_some_and(|a| a.len() == 2 && a[0]["status"] == "pending")
+        })
+        .await;
+    let pid2 = pipelines[0]["id"].as_i64().unwrap();
+    let jobs2 = admin
+        .wait_for(&format!("/projects/{id}/pipelines/{pid2}/jobs"), "its pending jobs", |v| {
+            v.as_array().is_some_and(|a| a.len() == 3 && a.iter().all(|j| j["status"] == "pending"))
+        })
+        .await;
+    let lint2 = id_of(&jobs2, "lint");
+    let newest = upload(&store, &blobs, lint2, kind, zip_fmt, zip(&[("new", b"new")]), Some(past)).await;
+    for job in [id_of(&jobs2, "rspec 1/2"), id_of(&jobs2, "rspec 2/2"), lint2] {
+        succeed(&store, job).await;
+    }
+    admin
+        .wait_for(&format!("/projects/{id}/pipelines/{pid2}"), "the second pipeline's success", |p| {
+            p["status"] == "success"
+        })
+        .await;
     let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let left = store.job_artifacts(BuildId(lint)).await.unwrap();
-        if left.iter().all(|a| a.file_type != ArtifactType::Archive) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the expired artifact is still there");
+    while store.job_artifact(BuildId(lint), ArtifactType::Archive).await.is_ok() {
+        assert!(Instant::now() < deadline, "the replaced expired artifact is still there");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(!blob_path(&expired).exists(), "its blob went with it");
+    assert!(!blob_path(&replaced).exists(), "its blob went with it");
     assert!(
         store.job_artifacts(BuildId(lint)).await.unwrap().iter().any(|a| a.file_type == ArtifactType::Junit)
     );
+    assert_eq!(store.job_artifact(BuildId(lint2), ArtifactType::Archive).await.unwrap().id, newest.id);
+    assert!(blob_path(&newest).exists(), "the newest successful pipeline keeps its artifacts");
     assert!(blob_path(&kept).exists());
     assert_eq!(store.job_artifact(BuildId(r2), ArtifactType::Archive).await.unwrap().id, kept.id);
     store.close().await;

@@ -137,7 +137,18 @@ impl Store {
 
     /// Artifacts whose expiry has passed, oldest first.
     pub async fn expired_artifacts(&self, now: Millis, limit: i64) -> Result<Vec<Artifact>> {
-        read_tx!(self, |c, q| q::artifacts::expired(c, now, limit).await?)
+        self.expired_artifacts_after(now, None, limit).await
+    }
+
+    /// Expired artifacts after `after` (the `expire_at` and id of the last one
+    /// seen), oldest first: a cleanup that keeps some still pages past them.
+    pub async fn expired_artifacts_after(
+        &self,
+        now: Millis,
+        after: Option<(Millis, ArtifactId)>,
+        limit: i64,
+    ) -> Result<Vec<Artifact>> {
+        read_tx!(self, |c, q| q::artifacts::expired(c, now, after, limit).await?)
     }
 
     /// Deletes an artifact's row, then its blob.

@@ -145,6 +145,12 @@ async fn artifacts_stream_and_expire(backend: Backend) {
     assert!(s.expired_artifacts(now, 10).await.unwrap().is_empty());
     let expired = s.expired_artifacts(Millis(now.0 + 1000), 10).await.unwrap();
     assert_eq!(expired.len(), 2);
+    // Paging past the first (same expiry: by id).
+    let first_seen = (expired[0].expire_at.unwrap(), expired[0].id);
+    let rest = s.expired_artifacts_after(Millis(now.0 + 1000), Some(first_seen), 10).await.unwrap();
+    assert_eq!(rest, expired[1..].to_vec());
+    let last_seen = (expired[1].expire_at.unwrap(), expired[1].id);
+    assert!(s.expired_artifacts_after(Millis(now.0 + 1000), Some(last_seen), 10).await.unwrap().is_empty());
     s.set_artifacts_expiry(job, None).await.unwrap();
     assert!(s.expired_artifacts(Millis(now.0 + 5000), 10).await.unwrap().is_empty());
     s.delete_artifact(&blobs, second.id).await.unwrap();

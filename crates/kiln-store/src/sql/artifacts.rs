@@ -10,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::ids::{ArtifactId, BuildId, ProjectId};
 use crate::sql::sqlf;
 
-const COLUMNS: &str =
-    "id, job_id, project_id, file_type, file_format, file_name, size, sha256, blob_key, expire_at, created_at";
+const COLUMNS: &str = "id, job_id, project_id, file_type, file_format, file_name, size, sha256, blob_key, expire_at, created_at";
 
 fn artifact(row: &DbRow) -> Result<Artifact> {
     Ok(Artifact {
@@ -82,12 +81,24 @@ pub(crate) async fn of_job_by_type(c: &mut Conn, job: BuildId, file_type: Artifa
     artifact(&row)
 }
 
-pub(crate) async fn expired(c: &mut Conn, now: Millis, limit: i64) -> Result<Vec<Artifact>> {
+pub(crate) async fn expired(
+    c: &mut Conn,
+    now: Millis,
+    after: Option<(Millis, ArtifactId)>,
+    limit: i64,
+) -> Result<Vec<Artifact>> {
+    // Keyset paging on (expire_at, id): a caller that skips some rows still
+    // reaches the ones behind them.
+    let (after_at, after_id) = after.map_or((i64::MIN, i64::MIN), |(t, id)| (t.0, id.0));
     let rows = sqlx::query(sqlf!(
-        "SELECT {COLUMNS} FROM artifacts WHERE expire_at IS NOT NULL AND expire_at <= $1 ORDER BY expire_at LIMIT $2"
+        "SELECT {COLUMNS} FROM artifacts WHERE expire_at IS NOT NULL AND expire_at <= $1
+             AND (expire_at > $3 OR (expire_at = $3 AND id > $4))
+         ORDER BY expire_at, id LIMIT $2"
     ))
     .bind(now.0)
     .bind(limit)
+    .bind(after_at)
+    .bind(after_id)
     .fetch_all(&mut *c)
     .await?;
     rows.iter().map(artifact).collect()

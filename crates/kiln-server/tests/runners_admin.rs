@@ -241,6 +241,8 @@ async fn runner_admin(backend: Backend) {
         ("tag_list=linux,docker", vec![shared]),
         ("tag_list[]=ruby", vec![project_runner]),
         ("tag_list=linux,ruby", vec![]),
+        ("version_prefix=17.5", vec![shared]),
+        ("version_prefix=16", vec![]),
     ] {
         let (list, _) = get_paged(&admin, &format!("/runners/all?{query}")).await;
         assert_eq!(ids(&list), expected.into_iter().collect(), "{query}");

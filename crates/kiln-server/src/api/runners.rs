@@ -104,10 +104,12 @@ fn no_access() -> ApiError {
 }
 
 /// The list filters GitLab's runner lists take: `type`, `status`, `paused`,
-/// `tag_list` (an array or a comma-separated string).
+/// `tag_list` (an array or a comma-separated string), `version_prefix`.
 struct ListFilter {
     store: RunnerFilter,
     status: Option<RunnerStatus>,
+    /// Runners with a manager whose version starts with this.
+    version_prefix: Option<String>,
 }
 
 const TYPES: &[&str] = &["instance_type", "group_type", "project_type"];
@@ -129,7 +131,8 @@ impl ListFilter {
             Some(other) => status = RunnerStatus::from_name(other),
             None => {}
         }
-        ListFilter { store, status }
+        let version_prefix = params.string("version_prefix").filter(|v| !v.is_empty());
+        ListFilter { store, status, version_prefix }
     }
 
     fn matches(&self, runner: &Runner, now: Millis) -> bool {
@@ -187,6 +190,16 @@ async fn collect(app: &App, filters: &[RunnerFilter], filter: &ListFilter) -> Ap
     }
     out.sort_by_key(|r| r.id.0);
     out.dedup_by_key(|r| r.id.0);
+    if let Some(prefix) = &filter.version_prefix {
+        let mut kept = Vec::with_capacity(out.len());
+        for runner in out {
+            let managers = app.store.runner_managers(runner.id).await?;
+            if managers.iter().any(|m| m.version.starts_with(prefix.as_str())) {
+                kept.push(runner);
+            }
+        }
+        out = kept;
+    }
     Ok(out)
 }
 

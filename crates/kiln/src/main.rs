@@ -33,6 +33,8 @@ enum Command {
     Runner(cmd::runner::RunnerArgs),
     /// Run the coordinator: REST API, git hosting, pipelines.
     Server(Box<cmd::server::ServerArgs>),
+    /// Start a coordinator and a runner in one process, with a demo project.
+    Up(cmd::up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Runner(args) => cmd::runner::run(args),
         Command::Server(args) => cmd::server::run(*args),
+        Command::Up(args) => cmd::up::run(args),
     };
     match result {
         Ok(code) => code,

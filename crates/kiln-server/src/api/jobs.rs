@@ -160,7 +160,8 @@ async fn retry(
     Path((id, job_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (access, job) = developer_on_job(&app, &caller, &id, &job_id, true).await?;
-    let event = Event::RetryJob { job: job.number, variables: Vec::new(), runnable: true };
+    let runnable = crate::ci::quota::runnable(&app, &access.project).await;
+    let event = Event::RetryJob { job: job.number, variables: Vec::new(), runnable };
     let handled = match act(&app, &caller, job.pipeline_id, event).await? {
         Ok(handled) => handled,
         Err(_) => return Err(ApiError::forbidden_because("Job is not retryable")),

@@ -6,6 +6,7 @@ mod groups;
 mod jobs;
 mod members;
 mod misc;
+mod namespaces;
 pub(crate) mod pipelines;
 mod projects;
 mod protected;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<App> {
         .merge(schedules::routes())
         .merge(triggers::routes())
         .merge(audit::routes())
+        .merge(namespaces::routes())
         .merge(runners::routes())
         .merge(artifacts::routes())
         .merge(test_report::routes())

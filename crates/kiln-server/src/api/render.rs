@@ -14,7 +14,7 @@ use crate::entities::commit::CommitEntity;
 use crate::entities::job::{JobContext, JobEntity};
 use crate::entities::pipeline::{PipelineEntity, PipelineExtras};
 use crate::entities::user::UserEntity;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// Renders entities of one project.
 pub(crate) struct Renderer<'a> {
@@ -105,7 +105,15 @@ impl<'a> Renderer<'a> {
             Ok(JobEntity::bridge(self.app, job, cx, pair))
         } else {
             let artifacts = self.app.store.job_artifacts(job.id).await?;
-            Ok(JobEntity::full(self.app, job, cx).with_artifacts(&artifacts))
+            let mut entity = JobEntity::full(self.app, job, cx).with_artifacts(&artifacts);
+            if let Some(id) = job.runner_id
+                && let Ok(runner) = self.app.store.runner(id).await
+            {
+                let managers = self.app.store.runner_managers(id).await?;
+                let shown = crate::entities::runner::RunnerEntity::new(&runner, &managers, Millis::now());
+                entity.runner = Some(serde_json::to_value(shown).map_err(ApiError::internal)?);
+            }
+            Ok(entity)
         }
     }
 }

@@ -6,5 +6,6 @@ pub(crate) mod cron;
 pub(crate) mod definition;
 pub(crate) mod downstream;
 pub(crate) mod push;
+pub(crate) mod quota;
 pub(crate) mod sources;
 pub(crate) mod variables;

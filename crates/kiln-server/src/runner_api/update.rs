@@ -121,6 +121,9 @@ async fn finish(app: &App, job: &JobRecord, req: &UpdateJobRequest) -> ApiResult
         }
     };
     event(app, job, e).await?;
+    if let Ok(finished) = app.store.job(job.id).await {
+        crate::ci::quota::record_usage(app, &finished).await;
+    }
     app.runner.forget(job.id);
     app.processing.notify_one();
     archive_later(app, job);

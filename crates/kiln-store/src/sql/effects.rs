@@ -26,7 +26,7 @@ pub(crate) async fn apply(c: &mut Conn, pipeline: PipelineId, effects: &[Effect]
     let mut memo = Memo::default();
     for effect in effects {
         match effect {
-            Effect::SetJobStatus(t) => set_status(c, pid, t, &mut memo, &mut applied).await?,
+            Effect::SetJobStatus(t) => set_status(c, pid, t, o, &mut memo, &mut applied).await?,
             Effect::CreateJob { job, replaces } => create_job(c, pid, job, *replaces, o).await?,
             Effect::SetJobVariables { job, variables } => {
                 let done = sqlx::query("UPDATE jobs SET variables = $3 WHERE pipeline_id = $1 AND number = $2")
@@ -41,7 +41,7 @@ pub(crate) async fn apply(c: &mut Conn, pipeline: PipelineId, effects: &[Effect]
                 sqlx::query("UPDATE jobs SET updated_at = $3 WHERE pipeline_id = $1 AND number = $2")
                     .bind(pid)
                     .bind(i64::from(job.0))
-                    .bind(ms(*at))
+                    .bind(precise(*at, o.now))
                     .execute(&mut *c)
                     .await?;
             }
@@ -119,7 +119,22 @@ async fn build_of(c: &mut Conn, pid: i64, job: JobId) -> Result<(i64, i64)> {
     Ok((row.try_get("id")?, row.try_get("project_id")?))
 }
 
-async fn set_status(c: &mut Conn, pid: i64, t: &JobTransition, memo: &mut Memo, applied: &mut Applied) -> Result<()> {
+/// The time of a change in milliseconds. The state machine counts whole seconds;
+/// a change it dates in the second of `now` happened at `now`, so job rows keep
+/// the precision that the runner's claim (in milliseconds) has, and a job never
+/// finishes before it started.
+fn precise(at: kiln_pipeline::Timestamp, now: Millis) -> i64 {
+    if ms(at) == now.0 - now.0.rem_euclid(1000) { now.0 } else { ms(at) }
+}
+
+async fn set_status(
+    c: &mut Conn,
+    pid: i64,
+    t: &JobTransition,
+    o: ApplyOptions,
+    memo: &mut Memo,
+    applied: &mut Applied,
+) -> Result<()> {
     let failed = t.to == Status::Failed;
     let reason = failed.then(|| t.failure_reason.unwrap_or(kiln_pipeline::FailureReason::UnknownFailure).as_str());
     let row = sqlx::query(
@@ -138,7 +153,7 @@ async fn set_status(c: &mut Conn, pid: i64, t: &JobTransition, memo: &mut Memo, 
     .bind(pid)
     .bind(t.from.as_str())
     .bind(t.to.as_str())
-    .bind(ms(t.at))
+    .bind(precise(t.at, o.now))
     .bind(t.scheduled_at.map(ms))
     .bind(failed)
     .bind(reason)

@@ -34,7 +34,8 @@ use junit::{CaseStatus, JunitError, TestCase};
 
 /// Largest report file read (compressed, as stored).
 const MAX_STORED: u64 = 32 * 1024 * 1024;
-/// Largest XML read out of one report (all gzip members together).
+/// Largest XML read out of one report (all gzip members together, as they
+/// inflate).
 const MAX_XML: u64 = 128 * 1024 * 1024;
 
 pub(crate) fn routes() -> Router<App> {
@@ -132,7 +133,7 @@ async fn suites(app: &App, pipeline: PipelineId) -> ApiResult<Vec<Suite>> {
             let bytes = app.blobs.read_all(&artifact.blob_key).await?;
             let gzip = artifact.file_format == ArtifactFormat::Gzip;
             let room = junit::MAX_CASES.saturating_sub(suite.cases.len());
-            tokio::task::spawn_blocking(move || parse_report(&bytes, gzip, room))
+            tokio::task::spawn_blocking(move || parse_report(&bytes, gzip, room, MAX_XML))
                 .await
                 .map_err(|e| ApiError::internal(format!("junit parser: {e}")))?
         };
@@ -148,27 +149,24 @@ async fn suites(app: &App, pipeline: PipelineId) -> ApiResult<Vec<Suite>> {
 }
 
 /// Every document of one stored report: gzip members one by one, or raw XML.
-fn parse_report(bytes: &[u8], gzip: bool, room: usize) -> Result<Vec<TestCase>, JunitError> {
+fn parse_report(bytes: &[u8], gzip: bool, room: usize, max_xml: u64) -> Result<Vec<TestCase>, JunitError> {
     let mut cases = Vec::new();
     if !gzip {
         junit::parse(bytes, &mut cases)?;
     } else {
         let mut reader = BufReader::new(bytes);
-        let mut total = 0u64;
+        let mut budget = max_xml;
         while !reader.fill_buf().map_err(|e| JunitError::Xml(e.to_string()))?.is_empty() {
-            let mut member = flate2::bufread::GzDecoder::new(reader);
-            let mut xml = Vec::new();
-            let limit = MAX_XML - total;
-            (&mut member)
-                .take(limit + 1)
-                .read_to_end(&mut xml)
-                .map_err(|e| JunitError::Xml(format!("gzip: {e}")))?;
-            total += xml.len() as u64;
-            if total > MAX_XML {
-                return Err(JunitError::Xml(format!("more than {MAX_XML} bytes of XML")));
+            // Each member is parsed as it inflates, within what is left of the budget.
+            let mut xml = BufReader::new(flate2::bufread::GzDecoder::new(reader).take(budget));
+            let parsed = junit::parse(&mut xml, &mut cases);
+            let member = xml.into_inner();
+            budget = member.limit();
+            if budget == 0 {
+                return Err(JunitError::Xml(format!("more than {max_xml} bytes of XML")));
             }
-            junit::parse(&xml, &mut cases)?;
-            reader = member.into_inner();
+            parsed?;
+            reader = member.into_inner().into_inner();
         }
     }
     if cases.len() > room {
@@ -307,11 +305,16 @@ mod tests {
     fn gzip_members_are_separate_documents() {
         let mut bytes = gz("<?xml version='1.0'?><testsuite><testcase name='a'/></testsuite>");
         bytes.extend(gz("<?xml version='1.0'?><testsuites><testsuite><testcase name='b'><failure/></testcase></testsuite></testsuites>"));
-        let cases = parse_report(&bytes, true, 10).unwrap();
+        let cases = parse_report(&bytes, true, 10, MAX_XML).unwrap();
         assert_eq!(cases.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        assert!(parse_report(&bytes, true, 1).is_err());
-        assert!(parse_report(b"\x1f\x8b\x08garbage", true, 10).is_err());
-        assert!(parse_report(&bytes[..bytes.len() - 5], true, 10).is_err());
+        assert!(parse_report(&bytes, true, 1, MAX_XML).is_err());
+        assert!(parse_report(b"\x1f\x8b\x08garbage", true, 10, MAX_XML).is_err());
+        assert!(parse_report(&bytes[..bytes.len() - 5], true, 10, MAX_XML).is_err());
+        // The XML budget covers every member together, counted as it inflates.
+        assert!(parse_report(&bytes, true, 10, 100).is_err());
+        let bomb = gz(&format!("<testsuite>{}</testsuite>", " ".repeat(1_000_000)));
+        let Err(JunitError::Xml(why)) = parse_report(&bomb, true, 10, 64 * 1024) else { panic!() };
+        assert!(why.contains("more than 65536 bytes"), "{why}");
     }
 
     #[test]

@@ -70,8 +70,9 @@ struct Open {
     message: Option<String>,
 }
 
-/// Appends the test cases of one XML document to `out`.
-pub(crate) fn parse(xml: &[u8], out: &mut Vec<TestCase>) -> Result<(), JunitError> {
+/// Appends the test cases of one XML document to `out`, read as it streams
+/// (only the current event is held in memory).
+pub(crate) fn parse<R: std::io::BufRead>(xml: R, out: &mut Vec<TestCase>) -> Result<(), JunitError> {
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();

@@ -80,7 +80,8 @@ impl RunnerEntity {
             paused: runner.paused,
             is_shared: runner.runner_type == RunnerType::InstanceType,
             runner_type: runner.runner_type.as_str(),
-            name: Some("gitlab-runner".to_string()).filter(|_| latest(managers).is_some()),
+            // The name a runner reports at registration is not stored.
+            name: None,
             online: status == RunnerStatus::Online,
             status: status.as_str(),
         }

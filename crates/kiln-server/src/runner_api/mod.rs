@@ -11,6 +11,7 @@
 
 mod artifacts;
 mod auth;
+mod cache;
 mod payload;
 mod register;
 mod request;

@@ -5,6 +5,8 @@
 //! variables, dependencies with their artifacts and dotenv variables) and lets
 //! [`kiln_payload::job_payload`] build the answer.
 
+use std::sync::Arc;
+
 use kiln_api::{FeaturesInfo, JobRequest, JobResponse};
 use kiln_config::plan::spec::JobSpec;
 use kiln_payload::{
@@ -88,14 +90,80 @@ pub(super) async fn assign(
         drop_job(app, &job, FailureReason::RunnerUnsupported).await?;
         return Ok(Assigned::Dropped);
     }
-    let project = app.store.project(job.project_id).await?;
-    let pipeline = app.store.pipeline(job.pipeline_id).await?;
-    let state = app.store.pipeline_state(pipeline.id).await?;
-    let user_id = job.user_id.or(pipeline.user_id);
-    let user = match user_id {
-        Some(id) => app.store.user(id).await.ok(),
+    let bundle = bundle(app, job.pipeline_id).await?;
+    let state = app.store.pipeline_state(job.pipeline_id).await?;
+    let user_facts = match job.user_id.map(|u| u.0).or(bundle.user) {
+        Some(id) => user(app, id).await,
         None => None,
     };
+    let runner_facts = RunnerFacts {
+        id: runner.id.0.unsigned_abs(),
+        description: runner.description.clone(),
+        tags: runner.tags.clone(),
+        maximum_timeout: runner.maximum_timeout.map(i64::unsigned_abs),
+    };
+    let play_variables = state
+        .job(job.number)
+        .map(|j| j.variables.iter().map(|v| (v.key.clone(), v.value.clone())).collect())
+        .unwrap_or_default();
+    let started = job.started_at.unwrap_or_else(Millis::now);
+    #[allow(clippy::cast_precision_loss)]
+    let time_in_queue_seconds = job.queued_at.map(|q| (started.0 - q.0).max(0) as f64 / 1000.0);
+    let job_facts = JobFacts {
+        id: job.id.0.unsigned_abs(),
+        token,
+        started_at: Some(iso(started)),
+        play_variables,
+        time_in_queue_seconds,
+    };
+    let dependencies = dependencies(app, &state, &job).await?;
+    let input = PayloadInput {
+        server: &bundle.server,
+        project: &bundle.project,
+        pipeline: &bundle.pipeline,
+        user: user_facts.as_ref(),
+        runner: &runner_facts,
+        job: &job_facts,
+        spec: &spec,
+        variables: &bundle.variables,
+        dependencies: &dependencies,
+        cache_keys: &NoFiles,
+    };
+    Ok(Assigned::Job(Box::new(kiln_payload::job_payload(&input))))
+}
+
+/// What every job of a pipeline shares in its payload.
+pub(crate) struct PipelineBundle {
+    server: ServerFacts,
+    project: ProjectFacts,
+    pipeline: PipelineFacts,
+    variables: VariableSources,
+    /// The pipeline's user (jobs may run as someone else after a play or retry).
+    user: Option<i64>,
+}
+
+async fn user(app: &App, id: i64) -> Option<UserFacts> {
+    if let Some(u) = app.runner.users.get(&id) {
+        return u;
+    }
+    let u = app.store.user(kiln_store::UserId(id)).await.ok().map(|u| UserFacts {
+        id: u.id.0.unsigned_abs(),
+        login: u.username,
+        email: u.email,
+        name: u.name,
+    });
+    app.runner.users.put(id, u.clone());
+    u
+}
+
+/// The pipeline's shared facts, from the cache when its jobs are claimed together.
+async fn bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<PipelineBundle>> {
+    let key = i64::try_from(id.0).unwrap_or(i64::MAX);
+    if let Some(b) = app.runner.pipelines.get(&key) {
+        return Ok(b);
+    }
+    let pipeline = app.store.pipeline(id).await?;
+    let project = app.store.project(pipeline.project_id).await?;
     let server = ServerFacts {
         url: app.config.external_url.clone(),
         version: SERVER_VERSION.into(),
@@ -123,48 +191,15 @@ pub(super) async fn assign(
         separated_caches: true,
         cache_index: None,
     };
-    let pipeline_facts = pipeline_facts(app, &pipeline).await?;
-    let user_facts = user.map(|u| UserFacts {
-        id: u.id.0.unsigned_abs(),
-        login: u.username,
-        email: u.email,
-        name: u.name,
+    let bundle = Arc::new(PipelineBundle {
+        server,
+        project: project_facts,
+        pipeline: pipeline_facts(app, &pipeline).await?,
+        variables: variable_sources(app, &pipeline).await?,
+        user: pipeline.user_id.map(|u| u.0),
     });
-    let runner_facts = RunnerFacts {
-        id: runner.id.0.unsigned_abs(),
-        description: runner.description.clone(),
-        tags: runner.tags.clone(),
-        maximum_timeout: runner.maximum_timeout.map(i64::unsigned_abs),
-    };
-    let play_variables = state
-        .job(job.number)
-        .map(|j| j.variables.iter().map(|v| (v.key.clone(), v.value.clone())).collect())
-        .unwrap_or_default();
-    let started = job.started_at.unwrap_or_else(Millis::now);
-    #[allow(clippy::cast_precision_loss)]
-    let time_in_queue_seconds = job.queued_at.map(|q| (started.0 - q.0).max(0) as f64 / 1000.0);
-    let job_facts = JobFacts {
-        id: job.id.0.unsigned_abs(),
-        token,
-        started_at: Some(iso(started)),
-        play_variables,
-        time_in_queue_seconds,
-    };
-    let variables = variable_sources(app, &pipeline).await?;
-    let dependencies = dependencies(app, &state, &job).await?;
-    let input = PayloadInput {
-        server: &server,
-        project: &project_facts,
-        pipeline: &pipeline_facts,
-        user: user_facts.as_ref(),
-        runner: &runner_facts,
-        job: &job_facts,
-        spec: &spec,
-        variables: &variables,
-        dependencies: &dependencies,
-        cache_keys: &NoFiles,
-    };
-    Ok(Assigned::Job(Box::new(kiln_payload::job_payload(&input))))
+    app.runner.pipelines.put(key, Arc::clone(&bundle));
+    Ok(bundle)
 }
 
 async fn pipeline_facts(app: &App, pipeline: &Pipeline) -> ApiResult<PipelineFacts> {

@@ -51,7 +51,15 @@ pub(super) async fn touch_manager(
         executor: info.executor.clone(),
         ip_address: ip,
     };
-    Ok(app.store.touch_runner_manager(runner.id, &info, Millis::now()).await?)
+    let key = (runner.id.0, info.system_id.clone());
+    if let Some((seen, manager)) = app.runner.managers.get(&key)
+        && seen == info
+    {
+        return Ok(manager);
+    }
+    let manager = app.store.touch_runner_manager(runner.id, &info, Millis::now()).await?;
+    app.runner.managers.put(key, (info, manager.clone()));
+    Ok(manager)
 }
 
 fn details(runner: &Runner, token: String) -> RegisterRunnerResponse {
@@ -132,6 +140,7 @@ pub(super) async fn unregister_manager(State(app): State<App>, body: Bytes) -> A
     if req.system_id.is_empty() {
         return Err(ApiError::params("system_id is missing"));
     }
+    app.runner.managers.remove(&(runner.id.0, req.system_id.clone()));
     match app.store.delete_runner_manager(runner.id, &req.system_id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(kiln_store::Error::NotFound(_)) => Err(ApiError::not_found("Runner Manager")),

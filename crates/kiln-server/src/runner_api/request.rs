@@ -87,7 +87,14 @@ async fn serve(app: &App, extensions: &Extensions, body: &[u8]) -> ApiResult<Res
     }
     let deadline = Instant::now() + app.config.limits.long_poll_timeout;
     let recheck = recheck_every(app);
-    let matcher = app.store.runner_match(&runner, manager.id).await?;
+    let matcher = match app.runner.matchers.get(&(runner.id.0, manager.id.0)) {
+        Some(m) => m,
+        None => {
+            let m = app.store.runner_match(&runner, manager.id).await?;
+            app.runner.matchers.put((runner.id.0, manager.id.0), m.clone());
+            m
+        }
+    };
     // The runner saw this generation already: nothing new is pending for it.
     let mut look = req.last_update != app.runner.last_update(seen);
     loop {

@@ -6,11 +6,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kiln_payload::CommitFacts;
+use std::sync::Arc;
+
+use kiln_payload::{CommitFacts, UserFacts};
+use kiln_store::queue::RunnerMatch;
+use kiln_store::runners::{ManagerInfo, RunnerManager};
 use kiln_store::settings::InstanceSettings;
 use kiln_store::{BuildId, Store};
 use rand::RngCore;
 use tokio::sync::watch;
+
+use super::cache::Ttl;
+use super::payload::PipelineBundle;
 
 /// A log is "watched" this long after someone last read it (GitLab's 10 s flag).
 const WATCH_TTL: Duration = Duration::from_secs(10);
@@ -32,7 +39,19 @@ pub(crate) struct RunnerApi {
     settings: Mutex<Option<(Instant, InstanceSettings)>>,
     /// Commit facts by `(project, sha)`: every job of a pipeline needs the same.
     commits: Mutex<HashMap<(i64, String), CommitFacts>>,
+    /// Runner managers by `(runner, system_id)`, with what they reported.
+    pub(crate) managers: Ttl<(i64, String), (ManagerInfo, RunnerManager)>,
+    /// What a runner manager's claims match on.
+    pub(crate) matchers: Ttl<(i64, i64), RunnerMatch>,
+    /// A pipeline's payload facts, shared by its jobs claimed close together.
+    pub(crate) pipelines: Ttl<i64, Arc<PipelineBundle>>,
+    pub(crate) users: Ttl<i64, Option<UserFacts>>,
 }
+
+/// Below the store's one-minute contact resolution, so contact is still recorded.
+const MANAGER_TTL: Duration = Duration::from_secs(50);
+const MATCHER_TTL: Duration = Duration::from_secs(5);
+const PIPELINE_TTL: Duration = Duration::from_secs(1);
 
 /// Commits kept at most (the cache is dropped when full: pipelines move on).
 const COMMITS_KEPT: usize = 4096;
@@ -55,6 +74,10 @@ impl RunnerApi {
             final_waiting: Mutex::new(HashMap::new()),
             settings: Mutex::new(None),
             commits: Mutex::new(HashMap::new()),
+            managers: Ttl::new(MANAGER_TTL, 100_000),
+            matchers: Ttl::new(MATCHER_TTL, 100_000),
+            pipelines: Ttl::new(PIPELINE_TTL, 4096),
+            users: Ttl::new(PIPELINE_TTL, 4096),
         }
     }
 

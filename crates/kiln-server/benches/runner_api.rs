@@ -1,0 +1,340 @@
+//! Runner API figures, printed (a main, not criterion: each figure needs a real
+//! server process with a prepared queue). `cargo bench -p kiln-server --bench
+//! runner_api` runs all on SQLite and PostgreSQL; `-- sqlite` or `-- postgres`
+//! picks one.
+//!
+//! - pickup latency: a runner is parked in `POST /jobs/request`; a manual job is
+//!   played through the REST API (which makes it pending); measured from sending
+//!   the play request to receiving the `201` (an upper bound of "pending → 201").
+//! - claim throughput: 10,000 pending jobs (100 pipelines of `parallel: 100`),
+//!   then 200 concurrent requesters over 20 runners until all are claimed.
+//! - log ingest: one job's log sent as 1 MiB `PATCH /trace` chunks, one after
+//!   the other, with the server's peak RSS.
+
+// Printing the figures is what this bench is for.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use kiln_store::runners::NewRunner;
+use kiln_store::testing::{PgCluster, free_port};
+use kiln_store::{Backend, Store};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+    database_url: String,
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    _cluster: Option<PgCluster>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(backend: Backend) -> Server {
+    let dir = tempfile::Builder::new().prefix("kiln-runner-bench-").tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let (database_url, cluster) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}", path.join("kiln.db").display()), None),
+        Backend::Postgres => {
+            let c = PgCluster::start().unwrap();
+            (c.url(), Some(c))
+        }
+    };
+    let port = free_port().unwrap();
+    let log = std::fs::File::create(path.join("server.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
+        .arg("--data-dir")
+        .arg(path.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--database-url")
+        .arg(&database_url)
+        .args(["--long-poll-timeout", "50"])
+        .env("KILN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let credentials = std::fs::read_to_string(path.join("data/initial_root_credentials")).unwrap();
+    let token = credentials.lines().find_map(|l| l.strip_prefix("token: ")).unwrap().to_string();
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        token,
+        database_url,
+        _dir: dir,
+        dir: path,
+        _cluster: cluster,
+    }
+}
+
+fn git(cwd: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn api(s: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .request(method, format!("{}/api/v4{path}", s.url))
+        .header("PRIVATE-TOKEN", &s.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A project whose `main` holds `config`, pushed with `[skip ci]`.
+async fn project(s: &Server, name: &str, config: &str) -> i64 {
+    let (status, p) = api(s, reqwest::Method::POST, "/projects", json!({"name": name})).await;
+    assert_eq!(status, 201, "{p}");
+    let work = s.dir.join(format!("work-{name}"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(work.join(".gitlab-ci.yml"), config).unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "--quiet", "-m", "bench [skip ci]"]);
+    let remote = format!("http://root:{}@{}/root/{name}.git", s.token, s.url.trim_start_matches("http://"));
+    git(&work, &["push", "--quiet", &remote, "main"]);
+    p["id"].as_i64().unwrap()
+}
+
+fn request_body(token: &str, system_id: &str) -> Value {
+    json!({"token": token, "system_id": system_id, "info": {"name": "bench", "version": "19.4.0", "features": {"cancel_gracefully": true}}})
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn pickup_latency(s: &Server, store: &Store) {
+    let samples = 200;
+    let pid =
+        project(s, "latency", &format!("play:\n  script: echo\n  when: manual\n  parallel: {samples}\n"))
+            .await;
+    let (status, p) =
+        api(s, reqwest::Method::POST, &format!("/projects/{pid}/pipeline"), json!({"ref": "main"})).await;
+    assert_eq!(status, 201, "{p}");
+    let pipeline = p["id"].as_i64().unwrap();
+    let (_, jobs) = api(
+        s,
+        reqwest::Method::GET,
+        &format!("/projects/{pid}/pipelines/{pipeline}/jobs?per_page=100"),
+        json!({}),
+    )
+    .await;
+    let (_, more) = api(
+        s,
+        reqwest::Method::GET,
+        &format!("/projects/{pid}/pipelines/{pipeline}/jobs?per_page=100&page=2"),
+        json!({}),
+    )
+    .await;
+    let ids: Vec<i64> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(more.as_array().unwrap())
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+    let (_, token) = store.create_runner(&NewRunner::instance()).await.unwrap();
+    let http = reqwest::Client::new();
+    let runner_url = format!("{}/api/v4/jobs/request", s.url);
+    let body = request_body(&token, "s_latency0001");
+    // Warm the connection and the runner's manager.
+    let _ = http
+        .post(&runner_url)
+        .json(&request_body(&token, "s_latency0001"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    let mut latencies = Vec::new();
+    for id in ids {
+        let parked = {
+            let http = http.clone();
+            let url = runner_url.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let r = http.post(url).json(&body).send().await.unwrap();
+                (r.status().as_u16(), Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await; // let it park
+        let sent = Instant::now();
+        let play = reqwest::Client::new()
+            .post(format!("{}/api/v4/projects/{pid}/jobs/{id}/play", s.url))
+            .header("PRIVATE-TOKEN", &s.token)
+            .send();
+        let (play, parked) = tokio::join!(play, parked);
+        assert!(play.unwrap().status().is_success());
+        let (status, got) = parked.unwrap();
+        assert_eq!(status, 201, "the parked runner got no job");
+        latencies.push(got.duration_since(sent));
+    }
+    latencies.sort();
+    println!(
+        "  pickup latency (play sent -> 201 at the parked runner), {} samples: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
+async fn claim_throughput(s: &Server, store: &Store) {
+    let (pipelines, per) = (100, 100);
+    let pid = project(s, "throughput", &format!("work:\n  script: echo\n  parallel: {per}\n")).await;
+    for _ in 0..pipelines {
+        let (status, p) =
+            api(s, reqwest::Method::POST, &format!("/projects/{pid}/pipeline"), json!({"ref": "main"})).await;
+        assert_eq!(status, 201, "{p}");
+    }
+    let total = pipelines * per;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while store.pending_count().await.unwrap() < i64::try_from(total).unwrap() {
+        assert!(Instant::now() < deadline, "jobs did not become pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        tokens.push(store.create_runner(&NewRunner::instance()).await.unwrap().1);
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let body = request_body(&tokens[i % 20], &format!("s_bench{i:07}"));
+            let url = format!("{}/api/v4/jobs/request", s.url);
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while count.load(Ordering::Relaxed) < total {
+                    let r = http.post(&url).json(&body).send().await.unwrap();
+                    if r.status().as_u16() == 201 {
+                        let _ = r.bytes().await;
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = total as f64 / elapsed.as_secs_f64();
+    println!(
+        "  claim throughput: {total} jobs, 200 requesters, {:.2} s: {rate:.0} claims/s",
+        elapsed.as_secs_f64()
+    );
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn log_ingest(s: &Server, store: &Store) {
+    let size_mib = 96;
+    let pid = project(s, "ingest", "log:\n  script: echo\n").await;
+    let (status, _) =
+        api(s, reqwest::Method::POST, &format!("/projects/{pid}/pipeline"), json!({"ref": "main"})).await;
+    assert_eq!(status, 201);
+    let (_, token) = store.create_runner(&NewRunner { tags: vec![], ..NewRunner::instance() }).await.unwrap();
+    let http = reqwest::Client::new();
+    let job = loop {
+        let r = http
+            .post(format!("{}/api/v4/jobs/request", s.url))
+            .json(&request_body(&token, "s_ingest00001"))
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 201 {
+            break r.json::<Value>().await.unwrap();
+        }
+    };
+    let (id, job_token) = (job["id"].as_i64().unwrap(), job["token"].as_str().unwrap().to_string());
+    let chunk: Vec<u8> = (0..1024 * 1024).map(|i| b"0123456789abcdef ingest line\n"[i % 29]).collect();
+    let pid_server = s.child.id();
+    let before = rss_kib(pid_server, "VmRSS:");
+    let started = Instant::now();
+    for n in 0..size_mib {
+        let start = n * chunk.len();
+        let r = http
+            .patch(format!("{}/api/v4/jobs/{id}/trace", s.url))
+            .header("JOB-TOKEN", &job_token)
+            .header("Content-Range", format!("{}-{}", start, start + chunk.len() - 1))
+            .body(chunk.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "patch {n}");
+    }
+    let elapsed = started.elapsed();
+    #[allow(clippy::cast_precision_loss)]
+    let mbps = (size_mib * chunk.len()) as f64 / 1e6 / elapsed.as_secs_f64();
+    println!(
+        "  log ingest: {size_mib} MiB in 1 MiB patches, {:.2} s: {mbps:.0} MB/s; server RSS {} MiB before, {} MiB after, peak {} MiB",
+        elapsed.as_secs_f64(),
+        before / 1024,
+        rss_kib(pid_server, "VmRSS:") / 1024,
+        rss_kib(pid_server, "VmHWM:") / 1024
+    );
+}
+
+async fn run(backend: Backend) {
+    println!("{backend:?}:");
+    let server = start(backend);
+    let store = Store::open(&server.database_url).await.unwrap();
+    pickup_latency(&server, &store).await;
+    claim_throughput(&server, &store).await;
+    log_ingest(&server, &store).await;
+    store.close().await;
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let want = |name: &str| args.is_empty() || args.iter().any(|a| name.contains(a.as_str()));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    if want("sqlite") {
+        rt.block_on(run(Backend::Sqlite));
+    }
+    if want("postgres") {
+        rt.block_on(run(Backend::Postgres));
+    }
+}

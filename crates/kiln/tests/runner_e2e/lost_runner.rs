@@ -57,6 +57,13 @@ async fn killed_runner_fails_the_job_and_the_retry_runs_elsewhere() {
         read_pid(&markers.path().join("victim.pid")).ok_or_else(|| "no pid file yet".to_string())
     })
     .await;
+    // Kill it once its log has reached the server, so the log shows where it ran.
+    let first = api.jobs(project, pipeline).await[0]["id"].as_i64().unwrap();
+    eventually("runner A to stream the log", Duration::from_secs(30), async || {
+        let log = api.trace(project, first).await;
+        if log.contains("picked up by runner-a") { Ok(()) } else { Err(log) }
+    })
+    .await;
     runner_a.kill();
     // A machine that dies takes its jobs with it; here the job's process group
     // outlives the runner, so end it as the crash would have.

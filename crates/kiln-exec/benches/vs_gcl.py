@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--gcl-bin", required=True)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
+    args.kiln = os.path.abspath(args.kiln)
+    args.gcl_bin = os.path.abspath(args.gcl_bin)
 
     work = tempfile.mkdtemp(prefix="kiln-vs-gcl-")
     env_gcl = dict(os.environ, PATH=args.gcl_bin + os.pathsep + os.environ["PATH"], NO_COLOR="1")

@@ -1,7 +1,9 @@
 //! `kiln up` as a new user runs it: on a temporary data directory and a free port it
 //! prints where it is and how to push; the demo pipeline passes with its manual job
 //! left manual; a project pushed with the printed command runs green; Ctrl-C stops it
-//! cleanly, and a restart keeps everything (no second demo, the same runner).
+//! cleanly, and a restart keeps everything (no second demo, the same runner). With
+//! `--on-stop cancel`, Ctrl-C cancels a running job: its `after_script` runs and it
+//! ends `canceled`.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -25,6 +27,10 @@ struct Up {
 
 impl Up {
     fn start(data_dir: &Path, port: u16) -> Up {
+        Up::start_with(data_dir, port, &[])
+    }
+
+    fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Up {
         let mut child = Command::new(support::kiln_bin())
             .arg("up")
             .arg("--data-dir")
@@ -33,6 +39,7 @@ impl Up {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--concurrent")
             .arg("4")
+            .args(extra)
             .env("HOME", data_dir.parent().unwrap())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -174,4 +181,50 @@ async fn up_runs_the_demo_and_a_pushed_project_and_keeps_them() {
     let done = api.wait_pipeline_done(id, second, Duration::from_secs(120)).await;
     assert_eq!(done["status"], "success", "{done}");
     assert!(up.interrupt().success());
+}
+
+const LONG_JOB: &str = r#"
+long:
+  variables:
+    GIT_STRATEGY: none
+  script:
+    - echo "long job" "started"
+    - sleep 300
+  after_script:
+    - echo "cleaning up after" "$CI_JOB_STATUS"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_with_on_stop_cancel_cancels_running_jobs() {
+    let home = tempfile::Builder::new().prefix("kiln-up-").tempdir().unwrap();
+    let data_dir = home.path().join("data");
+    let port = kiln_store::testing::free_port().unwrap();
+    let mut up = Up::start_with(&data_dir, port, &["--on-stop", "cancel"]);
+    let url = format!("http://127.0.0.1:{port}");
+    let token = value_after(&up.wait_line("API token:"), "API token:");
+    let push = up.wait_line("git push ");
+    let api = Api::new(&url, Some(&token));
+    let work = home.path().join("mine");
+    work_tree(&work, &[(".gitlab-ci.yml", LONG_JOB)], "a long job");
+    let args: Vec<&str> = push.split_whitespace().collect();
+    let out = git(&work, &args[1..]);
+    assert!(out.status.success(), "{push}: {}", String::from_utf8_lossy(&out.stderr));
+    let id = "root%2Fmy-project";
+    let pipeline = api.nth_pipeline(id, 1).await;
+    let job = support::eventually("the long job to start", Duration::from_secs(60), async || {
+        let jobs = api.jobs(id, pipeline).await;
+        let Some(job) = jobs.first().and_then(|j| j["id"].as_i64()) else { return Err("no job".into()) };
+        let log = api.trace(id, job).await;
+        if log.contains("long job started") { Ok(job) } else { Err(log) }
+    })
+    .await;
+
+    let status = up.interrupt();
+    assert!(status.success(), "kiln up exited with {status}");
+    let mut up = Up::start(&data_dir, port);
+    up.wait_line("Kiln is up at");
+    let (_, after) = api.get(&format!("/projects/{id}/jobs/{job}")).await;
+    assert_eq!(after["status"], "canceled", "{after}");
+    let log = api.trace(id, job).await;
+    assert!(log.contains("cleaning up after canceled"), "{log}");
 }

@@ -4,11 +4,11 @@
 //!
 //! First start creates the administrator, a runner, the demo project and an empty
 //! project for the user (see `setup`); every start prints how to reach them. Ctrl-C
-//! stops taking jobs and lets running ones finish (`--on-stop cancel` aborts them,
-//! each with a message in its log); a second Ctrl-C aborts at once.
+//! stops taking jobs and lets running ones finish, or cancels them (see `stop`).
 
 mod demo;
 mod setup;
+mod stop;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +23,7 @@ use kiln_server::{ConfigFile, Server};
 pub(crate) enum OnStop {
     /// Stop taking jobs and wait for running ones to finish.
     Finish,
-    /// Abort running jobs; each job's log says it was interrupted.
+    /// Cancel running jobs as a user would (their `after_script` runs, they end `canceled`).
     Cancel,
 }
 
@@ -92,12 +92,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         args.concurrent.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let started = async {
         let config_path = setup::ensure_runner(&data_dir, &database_url, &url, concurrent).await?;
+        let runner_id = setup::UpState::load(&data_dir)?.runner_id.unwrap_or_default();
         let credentials = setup::read_credentials(&data_dir);
         let token = first_token.clone().or_else(|| credentials.as_ref().map(|c| c.2.clone()));
         setup::ensure_projects(&data_dir, &url, token.as_deref()).await?;
-        anyhow::Ok((config_path, credentials))
+        anyhow::Ok((config_path, credentials, runner_id))
     };
-    let (config_path, credentials) = match started.await {
+    let (config_path, credentials, runner_id) = match started.await {
         Ok(done) => done,
         Err(e) => {
             let _ = stop_server.send(());
@@ -127,7 +128,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(kiln_runner::commands::serve(config_rx, system_id, opts, control.clone(), metrics));
 
     banner(&url, &data_dir, first_start, credentials.as_ref(), runner_config.concurrent(), &config_path);
-    wait_for_stop(&control, args.on_stop).await;
+    stop::wait_for_stop(&control, args.on_stop, &database_url, runner_id).await;
     match runner_task.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("runner stopped with an error: {e}"),
@@ -137,28 +138,6 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     server_task.await.context("coordinator task")??;
     say("Kiln stopped.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Waits for Ctrl-C (or SIGTERM), then stops the runner as `on_stop` says; a second
-/// signal aborts running jobs at once. Returns when the runner has been told to stop.
-async fn wait_for_stop(control: &RunControl, on_stop: OnStop) {
-    kiln_server::shutdown_signal().await;
-    control.stop.cancel();
-    match on_stop {
-        OnStop::Cancel => {
-            say("Stopping: canceling running jobs.");
-            control.abort.cancel();
-        }
-        OnStop::Finish => {
-            say("Stopping: no new jobs; running jobs finish first (Ctrl-C again cancels them).");
-            let abort = control.abort.clone();
-            tokio::spawn(async move {
-                kiln_server::shutdown_signal().await;
-                say("Canceling running jobs.");
-                abort.cancel();
-            });
-        }
-    }
 }
 
 fn banner(

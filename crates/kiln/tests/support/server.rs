@@ -125,25 +125,15 @@ impl ServerProcess {
         format!("http://root:{}@127.0.0.1:{}/{project_path}.git", self.token, self.port)
     }
 
-    /// A new instance runner's `glrt-` token: `POST /api/v4/user/runners` as
-    /// GitLab 16+ does it, or straight in the database while that endpoint is missing.
+    /// A new instance runner's id and `glrt-` token, made as GitLab 16+ makes them
+    /// (`POST /api/v4/user/runners`).
     pub async fn runner_token(&self, description: &str) -> (i64, String) {
         let body = serde_json::json!({"runner_type": "instance_type", "description": description,
                                       "run_untagged": true});
         let (status, answer) = self.api().post("/user/runners", body).await;
-        if status == 201 {
-            let token = answer["token"].as_str().expect("runner token").to_string();
-            return (answer["id"].as_i64().expect("runner id"), token);
-        }
-        assert_eq!(status, 404, "POST /user/runners: {answer}");
-        let store = kiln_store::Store::open(&self.database_url).await.unwrap();
-        let new = kiln_store::runners::NewRunner {
-            description: description.to_string(),
-            ..kiln_store::runners::NewRunner::instance()
-        };
-        let (runner, token) = store.create_runner(&new).await.unwrap();
-        store.close().await;
-        (runner.id.0, token)
+        assert_eq!(status, 201, "POST /user/runners: {answer}");
+        let token = answer["token"].as_str().expect("runner token").to_string();
+        (answer["id"].as_i64().expect("runner id"), token)
     }
 }
 

@@ -10,7 +10,7 @@ use kiln_config::plan::Outcome as PlanOutcome;
 use kiln_config::sources::Sources;
 use kiln_config::{ProcessOptions, Processed};
 use kiln_payload::{CiVariable, VariableSources};
-use kiln_pipeline::{PipelineId, PipelineState, Status};
+use kiln_pipeline::{PipelineId, PipelineState, Status, from_plan};
 use tokio::sync::mpsc;
 
 use crate::coordinator::{BuildDirs, Coordinator, Facts, Setup, Shared};
@@ -19,7 +19,7 @@ use crate::report::Report;
 use crate::runner::{Runner, RunnerSetup};
 use crate::select::Selection;
 use crate::workdir::{self, git, remote, tree};
-use crate::{definition, local, snapshot};
+use crate::{local, snapshot};
 
 /// Which executor runs the jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -218,10 +218,10 @@ pub fn run(
     if opts.manual_all {
         play.extend(jobs.iter().map(|j| j.name.clone()));
     }
-    let definitions = jobs.iter().map(|j| definition::definition(j, project.timeout)).collect();
+    let definitions = jobs.iter().map(|j| from_plan::definition(j, project.timeout)).collect();
     let state = PipelineState::new(
         PipelineId(pipeline_id),
-        definition::settings(&plan),
+        from_plan::settings(&plan),
         definitions,
         crate::coordinator::now(),
     )

@@ -17,7 +17,6 @@
 //! [`report`] is the `--report` JSON.
 
 pub mod coordinator;
-pub mod definition;
 mod exec;
 pub mod list;
 pub mod local;

@@ -128,10 +128,11 @@ async fn up_runs_the_demo_and_a_pushed_project_and_keeps_them() {
 
     // The demo: three stages, needs and artifacts pass; the manual deploy waits.
     let (demo, jobs) = wait_pipeline(&api, "root/demo", "the demo pipeline").await;
+    let described = api.describe("root%2Fdemo", &jobs).await;
     assert_eq!(
         job_states(&jobs),
         pairs(&[("build", "success"), ("deploy", "manual"), ("lint", "success"), ("unit-tests", "success")]),
-        "{jobs:#?}"
+        "{described}"
     );
     assert_eq!(demo["status"], "success", "{demo}");
 
@@ -143,7 +144,8 @@ async fn up_runs_the_demo_and_a_pushed_project_and_keeps_them() {
     let out = git(&work, &args[1..]);
     assert!(out.status.success(), "{push}: {}", String::from_utf8_lossy(&out.stderr));
     let (mine, jobs) = wait_pipeline(&api, "root/my-project", "the pushed project's pipeline").await;
-    assert_eq!(mine["status"], "success", "{mine}");
+    let described = api.describe("root%2Fmy-project", &jobs).await;
+    assert_eq!(mine["status"], "success", "{mine}\n{described}");
     let hello = jobs[0]["id"].as_i64().unwrap();
     let (_, log) = api.text(&format!("/projects/root%2Fmy-project/jobs/{hello}/trace")).await;
     assert!(log.contains("hello from my project"), "{log}");

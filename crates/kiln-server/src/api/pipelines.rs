@@ -492,6 +492,7 @@ async fn destroy(
     access.require(Action::Own)?;
     let pipeline = find_pipeline(&app, &access, &pipeline_id).await?;
     let blobs = app.store.delete_pipeline(pipeline.id).await?;
+    crate::ci::persistent_ref::remove(&app, pipeline.project_id, pipeline.id).await;
     audit(&app, &caller, &access, pipeline_entity(&pipeline), AuditAction::PipelineDeleted).await;
     crate::blobs::delete_later(&app, blobs);
     Ok(no_content())

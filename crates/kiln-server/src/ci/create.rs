@@ -295,6 +295,7 @@ async fn finish_invalid(
 
 async fn persist(app: &App, req: &CreateRequest, new: NewPipeline) -> ApiResult<Creation> {
     let (pipeline, _) = app.store.create_pipeline(&new).await?;
+    crate::ci::persistent_ref::ensure(app, pipeline.project_id, pipeline.id, &pipeline.sha).await;
     crate::ci::quota::drop_not_runnable(app, &req.project, pipeline.id).await;
     app.processing.notify_one();
     let details = serde_json::json!({

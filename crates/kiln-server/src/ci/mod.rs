@@ -5,6 +5,7 @@ pub(crate) mod create;
 pub(crate) mod cron;
 pub(crate) mod definition;
 pub(crate) mod downstream;
+pub(crate) mod persistent_ref;
 pub(crate) mod push;
 pub(crate) mod quota;
 pub(crate) mod sources;

@@ -163,6 +163,7 @@ async fn bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<Pipel
         return Ok(b);
     }
     let pipeline = app.store.pipeline(id).await?;
+    crate::ci::persistent_ref::ensure(app, pipeline.project_id, pipeline.id, &pipeline.sha).await;
     let project = app.store.project(pipeline.project_id).await?;
     let server = ServerFacts {
         url: app.config.external_url.clone(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use kiln_pipeline::{Effect, JobDefinition, JobId, JobTransition, NewJob, PipelineId, Status};
 use sqlx::Row;
 
-use super::pipelines::ms;
+use super::pipelines::{ms, request_processing};
 use super::{Conn, projects, queue};
 use crate::codec::{Millis, from_json, to_json};
 use crate::effects::{Applied, ApplyOptions, OutboxItem};
@@ -102,6 +102,14 @@ pub(crate) async fn apply(c: &mut Conn, pipeline: PipelineId, effects: &[Effect]
         }
     }
     sqlx::query("UPDATE pipelines SET updated_at = $2 WHERE id = $1").bind(pid).bind(o.now.0).execute(&mut *c).await?;
+    // The effects were computed from a state read before this transaction, and
+    // compare-and-set guards only the rows they change: two jobs that finish at
+    // once each see the other still running, and neither moves the pipeline on.
+    // A job that ends asks, in the same transaction, for the pipeline to be
+    // processed again; that pass starts after this commit and sees both.
+    if effects.iter().any(|e| matches!(e, Effect::SetJobStatus(t) if t.to.is_complete())) {
+        request_processing(c, pipeline, o.now).await?;
+    }
     Ok(applied)
 }
 

@@ -75,10 +75,12 @@ async fn services_answer_by_alias_and_by_their_image_name() {
         12,
         &image,
         &[
-            "nc echo-svc 8080 </dev/null",
-            "nc other-alias 8080 </dev/null",
-            "nc kiln-test__netcat 8080 </dev/null",
-            "nc kiln-test-netcat 8080 </dev/null",
+            // The service answers one connection at a time (`nc -l` in a loop), so a
+            // connection made before it listens again is retried.
+            "for i in $(seq 50); do nc echo-svc 8080 </dev/null && break; sleep 0.1; done",
+            "for i in $(seq 50); do nc other-alias 8080 </dev/null && break; sleep 0.1; done",
+            "for i in $(seq 50); do nc kiln-test__netcat 8080 </dev/null && break; sleep 0.1; done",
+            "for i in $(seq 50); do nc kiln-test-netcat 8080 </dev/null && break; sleep 0.1; done",
         ],
     );
     j.services = vec![kiln_api::job::Service {

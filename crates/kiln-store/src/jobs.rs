@@ -99,6 +99,12 @@ impl Store {
         read_tx!(self, |c, q| q::jobs::spec(c, id).await?)
     }
 
+    /// The variables a person gave when playing or retrying the job (the runner
+    /// payload's highest-precedence ones), without loading the whole pipeline.
+    pub async fn job_variables(&self, id: BuildId) -> Result<Vec<kiln_pipeline::JobVariable>> {
+        read_tx!(self, |c, q| q::jobs::variables(c, id).await?)
+    }
+
     /// The job's state-machine definition.
     pub async fn job_definition(&self, id: BuildId) -> Result<JobDefinition> {
         read_tx!(self, |c, q| q::jobs::definition(c, id).await?)

@@ -375,7 +375,8 @@ async fn retry_creates_a_new_job(backend: Backend) {
     };
     s.handle_event(pl.id, &failed, o).await.unwrap();
     assert_eq!(s.pipeline(pl.id).await.unwrap().status, Status::Failed);
-    let retry = Event::RetryJob { job: JobId(0), variables: vec![], runnable: true };
+    let given = vec![kiln_pipeline::JobVariable { key: "DEBUG".into(), value: "1".into() }];
+    let retry = Event::RetryJob { job: JobId(0), variables: given.clone(), runnable: true };
     s.handle_event(pl.id, &retry, ApplyOptions { actor: Some(other.id), ..o }).await.unwrap();
     let state = s.pipeline_state(pl.id).await.unwrap();
     assert_eq!(state.jobs.len(), 2);
@@ -386,6 +387,9 @@ async fn retry_creates_a_new_job(backend: Backend) {
     let new = s.job_by_number(pl.id, JobId(1)).await.unwrap();
     assert_eq!(new.user_id, Some(other.id), "a retry runs as the person who retried");
     assert_eq!(new.name, "build");
+    assert_eq!(s.job_variables(new.id).await.unwrap(), given, "the retry's variables");
+    let first = s.job_by_number(pl.id, JobId(0)).await.unwrap();
+    assert!(s.job_variables(first.id).await.unwrap().is_empty());
     // Retrying a retried job is refused by the state machine.
     assert!(matches!(s.handle_event(pl.id, &retry, o).await, Err(Error::Rejected(_))));
 }

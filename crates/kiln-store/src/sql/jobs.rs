@@ -104,8 +104,9 @@ pub(crate) async fn list(c: &mut Conn, f: &JobFilter, page: Page) -> Result<Page
     .bind(page.offset)
     .fetch_all(&mut *c)
     .await?;
-    let total: i64 =
-        binds!(sqlx::query_scalar(sqlf!("SELECT COUNT(*) FROM jobs j WHERE {wher}"))).fetch_one(&mut *c).await?;
+    let total: i64 = binds!(sqlx::query_scalar(sqlf!("SELECT COUNT(*) FROM jobs j WHERE {wher}")))
+        .fetch_one(&mut *c)
+        .await?;
     Ok(Paged { items: rows.iter().map(job).collect::<Result<_>>()?, total })
 }
 
@@ -116,6 +117,15 @@ pub(crate) async fn spec(c: &mut Conn, id: BuildId) -> Result<serde_json::Value>
         .await?
         .ok_or(Error::NotFound("job"))?;
     from_json(&spec)
+}
+
+pub(crate) async fn variables(c: &mut Conn, id: BuildId) -> Result<Vec<kiln_pipeline::JobVariable>> {
+    let vars: String = sqlx::query_scalar("SELECT variables FROM jobs WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or(Error::NotFound("job"))?;
+    from_json(&vars)
 }
 
 pub(crate) async fn definition(c: &mut Conn, id: BuildId) -> Result<JobDefinition> {
@@ -159,7 +169,11 @@ pub(crate) async fn set_downstream(c: &mut Conn, id: BuildId, downstream: Pipeli
 }
 
 pub(crate) async fn erase(c: &mut Conn, id: BuildId, now: Millis) -> Result<()> {
-    let done = sqlx::query("UPDATE jobs SET erased_at = $2 WHERE id = $1").bind(id.0).bind(now.0).execute(&mut *c).await?;
+    let done = sqlx::query("UPDATE jobs SET erased_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now.0)
+        .execute(&mut *c)
+        .await?;
     expect_one(done.rows_affected())?;
     sqlx::query("DELETE FROM artifacts WHERE job_id = $1").bind(id.0).execute(&mut *c).await?;
     sqlx::query("DELETE FROM trace_chunks WHERE job_id = $1").bind(id.0).execute(&mut *c).await?;
@@ -175,7 +189,12 @@ fn job_ref(row: &DbRow) -> Result<JobRef> {
     })
 }
 
-pub(crate) async fn stale(c: &mut Conn, statuses: &[Status], before: Millis, limit: i64) -> Result<Vec<JobRef>> {
+pub(crate) async fn stale(
+    c: &mut Conn,
+    statuses: &[Status],
+    before: Millis,
+    limit: i64,
+) -> Result<Vec<JobRef>> {
     let mut out = Vec::new();
     for status in statuses {
         let rows = sqlx::query(
@@ -216,10 +235,15 @@ fn mode_name(mode: ProcessMode) -> &'static str {
 }
 
 fn mode_from(name: &str) -> Result<ProcessMode> {
-    [ProcessMode::Unordered, ProcessMode::OldestFirst, ProcessMode::NewestFirst, ProcessMode::NewestReadyFirst]
-        .into_iter()
-        .find(|m| mode_name(*m) == name)
-        .ok_or_else(|| Error::Invalid(format!("stored process mode `{name}`")))
+    [
+        ProcessMode::Unordered,
+        ProcessMode::OldestFirst,
+        ProcessMode::NewestFirst,
+        ProcessMode::NewestReadyFirst,
+    ]
+    .into_iter()
+    .find(|m| mode_name(*m) == name)
+    .ok_or_else(|| Error::Invalid(format!("stored process mode `{name}`")))
 }
 
 pub(crate) async fn resource_group(c: &mut Conn, project: ProjectId, key: &str) -> Result<ResourceGroup> {
@@ -228,11 +252,13 @@ pub(crate) async fn resource_group(c: &mut Conn, project: ProjectId, key: &str) 
         .bind(key)
         .execute(&mut *c)
         .await?;
-    let row = sqlx::query("SELECT process_mode, holder_job_id FROM resource_groups WHERE project_id = $1 AND key = $2")
-        .bind(project.0)
-        .bind(key)
-        .fetch_one(&mut *c)
-        .await?;
+    let row = sqlx::query(
+        "SELECT process_mode, holder_job_id FROM resource_groups WHERE project_id = $1 AND key = $2",
+    )
+    .bind(project.0)
+    .bind(key)
+    .fetch_one(&mut *c)
+    .await?;
     Ok(ResourceGroup {
         project_id: project,
         key: key.to_owned(),
@@ -241,7 +267,12 @@ pub(crate) async fn resource_group(c: &mut Conn, project: ProjectId, key: &str) 
     })
 }
 
-pub(crate) async fn set_resource_group_mode(c: &mut Conn, project: ProjectId, key: &str, mode: ProcessMode) -> Result<()> {
+pub(crate) async fn set_resource_group_mode(
+    c: &mut Conn,
+    project: ProjectId,
+    key: &str,
+    mode: ProcessMode,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO resource_groups (project_id, key, process_mode) VALUES ($1, $2, $3)
          ON CONFLICT (project_id, key) DO UPDATE SET process_mode = excluded.process_mode",
@@ -254,7 +285,11 @@ pub(crate) async fn set_resource_group_mode(c: &mut Conn, project: ProjectId, ke
     Ok(())
 }
 
-pub(crate) async fn resource_candidates(c: &mut Conn, project: ProjectId, key: &str) -> Result<Vec<Candidate>> {
+pub(crate) async fn resource_candidates(
+    c: &mut Conn,
+    project: ProjectId,
+    key: &str,
+) -> Result<Vec<Candidate>> {
     // The group is in the definition JSON; filter the project's alive jobs by it here.
     let rows = sqlx::query(sqlf!(
         "SELECT j.pipeline_id, j.number, j.status, d.definition FROM {FROM}
@@ -279,7 +314,12 @@ pub(crate) async fn resource_candidates(c: &mut Conn, project: ProjectId, key: &
     Ok(out)
 }
 
-pub(crate) async fn grant_resource(c: &mut Conn, project: ProjectId, key: &str, job: BuildId) -> Result<bool> {
+pub(crate) async fn grant_resource(
+    c: &mut Conn,
+    project: ProjectId,
+    key: &str,
+    job: BuildId,
+) -> Result<bool> {
     resource_group(c, project, key).await?;
     let done = sqlx::query(
         "UPDATE resource_groups SET holder_job_id = $3 WHERE project_id = $1 AND key = $2 AND holder_job_id IS NULL",

@@ -41,6 +41,33 @@ impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
         }
     }
 
+    /// The live entry for `key`, or a new one from `make` (put at once, so
+    /// concurrent callers share it: pair with a `OnceCell` for single flight).
+    pub(crate) fn get_or_put(&self, key: K, make: impl FnOnce() -> V) -> V
+    where
+        K: Clone,
+    {
+        if let Some(v) = self.get(&key) {
+            return v;
+        }
+        let Ok(mut entries) = self.entries.lock() else { return make() };
+        if let Some((at, v)) = entries.get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return v.clone();
+        }
+        if entries.len() >= self.max {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= self.max {
+                entries.clear();
+            }
+        }
+        let v = make();
+        entries.insert(key, (Instant::now(), v.clone()));
+        v
+    }
+
     pub(crate) fn remove(&self, key: &K) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(key);
@@ -62,5 +89,7 @@ mod tests {
         assert!(cache.entries.lock().unwrap().len() <= 2);
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(cache.get(&3), None);
+        assert_eq!(cache.get_or_put(4, || "d"), "d");
+        assert_eq!(cache.get_or_put(4, || "e"), "d", "the live entry is shared");
     }
 }

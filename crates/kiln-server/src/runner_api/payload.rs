@@ -91,7 +91,6 @@ pub(super) async fn assign(
         return Ok(Assigned::Dropped);
     }
     let bundle = bundle(app, job.pipeline_id).await?;
-    let state = app.store.pipeline_state(job.pipeline_id).await?;
     let user_facts = match job.user_id.map(|u| u.0).or(bundle.user) {
         Some(id) => user(app, id).await,
         None => None,
@@ -102,10 +101,8 @@ pub(super) async fn assign(
         tags: runner.tags.clone(),
         maximum_timeout: runner.maximum_timeout.map(i64::unsigned_abs),
     };
-    let play_variables = state
-        .job(job.number)
-        .map(|j| j.variables.iter().map(|v| (v.key.clone(), v.value.clone())).collect())
-        .unwrap_or_default();
+    let play_variables =
+        app.store.job_variables(job.id).await?.into_iter().map(|v| (v.key, v.value)).collect();
     let started = job.started_at.unwrap_or_else(Millis::now);
     #[allow(clippy::cast_precision_loss)]
     let time_in_queue_seconds = job.queued_at.map(|q| (started.0 - q.0).max(0) as f64 / 1000.0);
@@ -116,7 +113,12 @@ pub(super) async fn assign(
         play_variables,
         time_in_queue_seconds,
     };
-    let dependencies = dependencies(app, &state, &job).await?;
+    let dependencies = if may_have_dependencies(&spec) {
+        let state = app.store.pipeline_state(job.pipeline_id).await?;
+        dependencies(app, &state, &job).await?
+    } else {
+        Vec::new()
+    };
     let input = PayloadInput {
         server: &bundle.server,
         project: &bundle.project,
@@ -159,9 +161,11 @@ async fn user(app: &App, id: i64) -> Option<UserFacts> {
 /// The pipeline's shared facts, from the cache when its jobs are claimed together.
 async fn bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<PipelineBundle>> {
     let key = i64::try_from(id.0).unwrap_or(i64::MAX);
-    if let Some(b) = app.runner.pipelines.get(&key) {
-        return Ok(b);
-    }
+    let cell = app.runner.pipelines.get_or_put(key, Default::default);
+    cell.get_or_try_init(|| load_bundle(app, id)).await.cloned()
+}
+
+async fn load_bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<PipelineBundle>> {
     let pipeline = app.store.pipeline(id).await?;
     crate::ci::persistent_ref::ensure(app, pipeline.project_id, pipeline.id, &pipeline.sha).await;
     let project = app.store.project(pipeline.project_id).await?;
@@ -192,15 +196,13 @@ async fn bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<Pipel
         separated_caches: true,
         cache_index: None,
     };
-    let bundle = Arc::new(PipelineBundle {
+    Ok(Arc::new(PipelineBundle {
         server,
         project: project_facts,
         pipeline: pipeline_facts(app, &pipeline).await?,
         variables: variable_sources(app, &pipeline).await?,
         user: pipeline.user_id.map(|u| u.0),
-    });
-    app.runner.pipelines.put(key, Arc::clone(&bundle));
-    Ok(bundle)
+    }))
 }
 
 async fn pipeline_facts(app: &App, pipeline: &Pipeline) -> ApiResult<PipelineFacts> {
@@ -272,6 +274,18 @@ async fn variable_sources(app: &App, pipeline: &Pipeline) -> ApiResult<VariableS
         })
         .collect();
     Ok(sources)
+}
+
+/// Whether the job can download anyone's artifacts (`dependencies_of` is empty
+/// otherwise), which spares loading the whole pipeline for most jobs.
+fn may_have_dependencies(spec: &JobSpec) -> bool {
+    if spec.dependencies.as_ref().is_some_and(Vec::is_empty) {
+        return false;
+    }
+    match &spec.needs {
+        Some(needs) => needs.iter().any(|n| n.artifacts),
+        None => spec.stage_index > 0,
+    }
 }
 
 /// The jobs whose artifacts this one downloads, with their archive and dotenv.

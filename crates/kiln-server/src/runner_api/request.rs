@@ -100,6 +100,7 @@ async fn serve(app: &App, extensions: &Extensions, body: &[u8]) -> ApiResult<Res
     loop {
         if look {
             seen = *version.borrow_and_update();
+            let asked = std::time::Instant::now();
             let claimed =
                 match app.store.claim_job(&matcher, req.info.features.cancel_gracefully, Millis::now()).await
                 {
@@ -107,10 +108,14 @@ async fn serve(app: &App, extensions: &Extensions, body: &[u8]) -> ApiResult<Res
                     Err(kiln_store::Error::Conflict(_)) => return Err(ApiError::conflict("409 Conflict")),
                     Err(e) => return Err(e.into()),
                 };
+            let claim_took = asked.elapsed();
+            tracing::debug!(runner = runner.id.0, claimed = claimed.is_some(), took = ?claim_took, "claim");
             if let Some(claimed) = claimed {
                 // The claim asked for the pipeline to be processed (it is running now).
                 app.processing.notify_one();
-                match payload::assign(app, &runner, &req, claimed).await? {
+                let assigned = payload::assign(app, &runner, &req, claimed).await?;
+                tracing::debug!(runner = runner.id.0, took = ?(asked.elapsed() - claim_took), "payload");
+                match assigned {
                     Assigned::Job(job) => {
                         let mut response = (StatusCode::CREATED, axum::Json(job)).into_response();
                         response

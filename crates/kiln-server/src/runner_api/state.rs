@@ -44,7 +44,8 @@ pub(crate) struct RunnerApi {
     /// What a runner manager's claims match on.
     pub(crate) matchers: Ttl<(i64, i64), RunnerMatch>,
     /// A pipeline's payload facts, shared by its jobs claimed close together.
-    pub(crate) pipelines: Ttl<i64, Arc<PipelineBundle>>,
+    /// (One cell per pipeline, so concurrent claims of it build the facts once.)
+    pub(crate) pipelines: Ttl<i64, Arc<tokio::sync::OnceCell<Arc<PipelineBundle>>>>,
     pub(crate) users: Ttl<i64, Option<UserFacts>>,
 }
 

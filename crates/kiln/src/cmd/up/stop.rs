@@ -13,8 +13,11 @@ use kiln_store::jobs::JobFilter;
 
 use super::{OnStop, say};
 
-/// How long canceled jobs get to run their `after_script` before they are aborted.
-const CANCEL_GRACE: Duration = Duration::from_secs(30);
+/// How long canceled jobs get before they are aborted: a runner hears of a cancel
+/// only with its next log update, up to 30 s later when nobody watches the log
+/// (the coordinator's `X-GitLab-Trace-Update-Interval`), and then gets 30 s for its
+/// `after_script`. A shorter grace could abort a job that was about to hear.
+const CANCEL_GRACE: Duration = Duration::from_secs(60);
 
 /// Waits for the first signal and stops the runner as `on_stop` says.
 pub(crate) async fn wait_for_stop(control: &RunControl, on_stop: OnStop, database_url: &str, runner_id: i64) {

@@ -84,11 +84,12 @@ pub(crate) async fn drop_not_runnable(app: &App, project: &Project, pipeline: Pi
     }
 }
 
-/// Counts a finished job's minutes against its namespace when an instance runner
-/// ran it (project and group runners are the namespace's own machines).
-pub(crate) async fn record_usage(app: &App, job: &JobRecord) {
-    let (Some(runner), Some(started), Some(finished)) = (job.runner_id, job.started_at, job.finished_at)
-    else {
+/// Counts the minutes of a job that ended at `finished` against its namespace
+/// when an instance runner ran it (project and group runners are the
+/// namespace's own machines). `job` is the record as it was while running, so
+/// the final update needs no second read of the job on its way out.
+pub(crate) async fn record_usage(app: &App, job: &JobRecord, finished: Millis) {
+    let (Some(runner), Some(started)) = (job.runner_id, job.started_at) else {
         return;
     };
     let Ok(runner) = app.store.runner(runner).await else { return };

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use kiln_api::headers;
 use kiln_api::update::{JobState, UpdateJobRequest};
 use kiln_pipeline::{Event, FailureReason};
+use kiln_store::Millis;
 use kiln_store::effects::ApplyOptions;
 use kiln_store::jobs::JobRecord;
 
@@ -121,9 +122,7 @@ async fn finish(app: &App, job: &JobRecord, req: &UpdateJobRequest) -> ApiResult
         }
     };
     event(app, job, e).await?;
-    if let Ok(finished) = app.store.job(job.id).await {
-        crate::ci::quota::record_usage(app, &finished).await;
-    }
+    crate::ci::quota::record_usage(app, job, Millis::now()).await;
     app.runner.forget(job.id);
     app.processing.notify_one();
     archive_later(app, job);

@@ -84,7 +84,16 @@ impl Store {
         }
         let applied = write_tx!(self, |c, q| q::effects::apply(c, pipeline, effects, options).await?)?;
         if !applied.enqueued.is_empty() {
+            let committed = std::time::SystemTime::now();
             self.notifier().jobs_pending(&applied.enqueued);
+            // Wall-clock microseconds, so a benchmark in another process can time
+            // "job became pending -> 201 at the runner" from the commit itself.
+            tracing::debug!(
+                target: "kiln_store::pending",
+                jobs = %applied.enqueued.iter().map(|id| id.0.to_string()).collect::<Vec<_>>().join(","),
+                at_us = committed.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()),
+                "jobs pending"
+            );
         }
         Ok(applied)
     }

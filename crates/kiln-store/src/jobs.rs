@@ -96,13 +96,13 @@ impl Store {
 
     /// The job's stored specification, as the server gave it at creation.
     pub async fn job_spec(&self, id: BuildId) -> Result<serde_json::Value> {
-        read_tx!(self, |c, q| q::jobs::spec(c, id).await?)
+        crate::db::read_one!(self, |c, q| q::jobs::spec(c, id).await?)
     }
 
     /// The variables a person gave when playing or retrying the job (the runner
     /// payload's highest-precedence ones), without loading the whole pipeline.
     pub async fn job_variables(&self, id: BuildId) -> Result<Vec<kiln_pipeline::JobVariable>> {
-        read_tx!(self, |c, q| q::jobs::variables(c, id).await?)
+        crate::db::read_one!(self, |c, q| q::jobs::variables(c, id).await?)
     }
 
     /// The job's state-machine definition.

@@ -140,9 +140,10 @@
 //!
 //! State is acknowledged only after it is committed: every public write is one
 //! transaction, committed before the method returns. SQLite runs in WAL mode with
-//! `synchronous=FULL` (the WAL is fsynced at every commit, so an acknowledged write
-//! survives a power cut, not just a killed process), `foreign_keys=ON` and a busy
-//! timeout; PostgreSQL commits are durable by default. Multi-row changes (pipeline
+//! `synchronous=NORMAL` (an acknowledged write survives a killed process; a power
+//! cut keeps the database consistent but can lose the commits since the last WAL
+//! checkpoint), `foreign_keys=ON` and a busy timeout; PostgreSQL commits are
+//! durable by default. Multi-row changes (pipeline
 //! creation, effects, claims, trace appends, artifact records) are all-or-nothing,
 //! so a crash leaves either the old state or the new one. Blobs are written before
 //! the rows that point at them (temporary file, fsync, rename, directory fsync on

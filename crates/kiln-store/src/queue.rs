@@ -187,10 +187,17 @@ impl ClaimBatcher {
                         break;
                     }
                     let seen = *version.borrow();
+                    let started = Instant::now();
                     let result = match &pool {
                         Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
                         Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
                     };
+                    tracing::debug!(
+                        size = batch.len(),
+                        claimed = result.as_ref().map_or(0, |r| r.iter().flatten().count()),
+                        took_us = started.elapsed().as_micros(),
+                        "claim batch"
+                    );
                     match result {
                         Ok(results) => {
                             for (request, result) in batch.drain(..).zip(results) {
@@ -248,7 +255,9 @@ async fn run_batch(
     version: u64,
 ) -> Result<Vec<Option<Claimed>>> {
     use crate::sql::sqlite::queue::{Deferred, claim, finish_batch};
+    let started = Instant::now();
     let mut tx = begin_sqlite(write).await?;
+    let begun = started.elapsed();
     let mut out = Vec::with_capacity(batch.len());
     let mut deferred = Deferred::default();
     let mut now = Millis(0);
@@ -256,8 +265,17 @@ async fn run_batch(
         now = now.max(r.now);
         out.push(claim(&mut tx, &r.runner, r.graceful_cancel, r.now, fair, version, &mut deferred).await?);
     }
+    let claimed = started.elapsed();
     finish_batch(&mut tx, deferred, now).await?;
+    let finished = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        begin_us = begun.as_micros(),
+        claims_us = (claimed - begun).as_micros(),
+        finish_us = (finished - claimed).as_micros(),
+        commit_us = (started.elapsed() - finished).as_micros(),
+        "sqlite claim batch"
+    );
     Ok(out)
 }
 
@@ -271,13 +289,22 @@ async fn run_batch_pg(
     version: u64,
 ) -> Result<Vec<Option<Claimed>>> {
     use crate::sql::pg::queue::{Deferred, claim};
+    let started = Instant::now();
     let mut tx = pool.begin().await?;
+    let begun = started.elapsed();
     let mut out = Vec::with_capacity(batch.len());
     let mut deferred = Deferred::default();
     for r in batch {
         out.push(claim(&mut tx, &r.runner, r.graceful_cancel, r.now, fair, version, &mut deferred).await?);
     }
+    let claimed = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        begin_us = begun.as_micros(),
+        claims_us = (claimed - begun).as_micros(),
+        commit_us = (started.elapsed() - claimed).as_micros(),
+        "postgres claim batch"
+    );
     Ok(out)
 }
 
@@ -307,7 +334,7 @@ impl Store {
 
     /// Whether any queued job matches the runner (for long polls: cheap, no claim).
     pub async fn has_matching_job(&self, runner: &RunnerMatch) -> Result<bool> {
-        read_tx!(self, |c, q| q::queue::has_match(c, runner).await?)
+        crate::db::read_one!(self, |c, q| q::queue::has_match(c, runner).await?)
     }
 
     /// Projects with the number of their jobs running on instance runners.

@@ -199,7 +199,8 @@ impl Store {
     /// [`Error::NotFound`] like unknown ones.
     pub async fn runner_by_token(&self, token: &str, now: Millis) -> Result<Runner> {
         let digest = token::digest(token);
-        let (runner, stored) = read_tx!(self, |c, q| q::runners::by_token_digest(c, &digest).await?)?;
+        let (runner, stored) =
+            crate::db::read_one!(self, |c, q| q::runners::by_token_digest(c, &digest).await?)?;
         if !token::matches(token, &stored) || runner.token_expires_at.is_some_and(|e| e <= now) {
             return Err(Error::NotFound("runner"));
         }

@@ -24,6 +24,7 @@ on_both_backends!(
     pending_jobs_wake_subscribers,
     runner_tokens_and_managers,
     claimed_job_runs_with_a_job_token,
+    claims_process_a_pipeline_only_until_it_runs,
 );
 
 async fn runner(s: &Store, new: NewRunner) -> (kiln_store::runners::Runner, RunnerMatch) {
@@ -334,4 +335,29 @@ async fn claimed_job_runs_with_a_job_token(backend: Backend) {
     let state = s.pipeline_state(pl.id).await.unwrap();
     assert!(state.jobs[0].graceful_cancel);
     assert_eq!(state.jobs[0].status, Status::Running);
+}
+
+async fn claims_process_a_pipeline_only_until_it_runs(backend: Backend) {
+    let db = db(backend).await;
+    let s = &db.store;
+    let (owner, p) = setup(s).await;
+    let pl = started_pipeline(s, &p, &owner, jobs("j", 3, &[])).await;
+    let (_, m) = runner(s, NewRunner::instance()).await;
+    s.claim_job(&m, false, Millis::now()).await.unwrap().unwrap();
+    let requests = s.pipelines_to_process(10).await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let (id, requested_at) = requests[0];
+    assert_eq!(id, pl.id);
+    s.handle_event(pl.id, &kiln_pipeline::Event::Process, kiln_store::effects::ApplyOptions::now())
+        .await
+        .unwrap();
+    s.processing_done(id, requested_at).await.unwrap();
+    assert_eq!(s.pipeline(pl.id).await.unwrap().status, Status::Running);
+    // A running pipeline stays running whatever job starts: no processing.
+    s.claim_job(&m, false, Millis::now()).await.unwrap().unwrap();
+    s.claim_job(&m, false, Millis::now()).await.unwrap().unwrap();
+    assert!(s.pipelines_to_process(10).await.unwrap().is_empty());
+    let state = s.pipeline_state(pl.id).await.unwrap();
+    assert!(state.jobs.iter().all(|j| j.status == Status::Running));
+    assert_eq!(s.pipeline(pl.id).await.unwrap().status, Status::Running);
 }

@@ -136,6 +136,23 @@ pub(crate) async fn finish_batch(c: &mut Conn, mut deferred: Deferred, now: Mill
     deferred.pipelines.sort_unstable();
     deferred.pipelines.dedup();
     for pipeline in deferred.pipelines {
+        request_processing_unless_running(c, pipeline, now).await?;
+    }
+    Ok(())
+}
+
+/// A claimed job is `running`, and a pipeline with a running job derives
+/// `running` (see `kiln_pipeline::Composite`): a pipeline stored as `running`
+/// would not change, so only pipelines in another status are processed again.
+/// (Processing a 100-job pipeline after each claim cost more than the claims.)
+#[allow(dead_code)]
+async fn request_processing_unless_running(c: &mut Conn, pipeline: i64, now: Millis) -> Result<()> {
+    let running: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM pipelines WHERE id = $1 AND status = 'running'")
+            .bind(pipeline)
+            .fetch_optional(&mut *c)
+            .await?;
+    if running.is_none() {
         pipelines::request_processing(c, pipeline_id(pipeline), now).await?;
     }
     Ok(())
@@ -166,7 +183,8 @@ async fn attempt(
     let instance = a.runner.scope == RunnerScope::Instance;
     if PG {
         // One statement: pick (skipping rows other claims hold), dequeue, assign,
-        // count it for fair scheduling, ask for processing.
+        // count it for fair scheduling, ask for processing unless the pipeline is
+        // running already (see `request_processing_unless_running`).
         let row = sqlx::query(sqlf!(
             "WITH picked AS (
                  DELETE FROM pending_jobs WHERE job_id = (
@@ -183,7 +201,9 @@ async fn attempt(
              processing AS (
                  INSERT INTO pipeline_processing (pipeline_id, requested_at)
                  SELECT pipeline_id, GREATEST($9, COALESCE((SELECT MAX(p.requested_at) + 1 FROM pipeline_processing p
-                     WHERE p.pipeline_id = claimed.pipeline_id), $9)) FROM claimed)
+                     WHERE p.pipeline_id = claimed.pipeline_id), $9)) FROM claimed
+                 WHERE NOT EXISTS (SELECT 1 FROM pipelines pl WHERE pl.id = claimed.pipeline_id
+                     AND pl.status = 'running'))
              SELECT picked.job_id AS picked_id, claimed.* FROM picked LEFT JOIN claimed ON claimed.id = picked.job_id"
         ))
         .bind(a.runner.runner.0)

@@ -14,6 +14,7 @@ use kiln_pipeline::{PipelineId, PipelineState, Status, from_plan};
 use tokio::sync::mpsc;
 
 use crate::coordinator::{BuildDirs, Coordinator, Facts, Setup, Shared};
+use crate::docker::{Choice, DockerSupport};
 use crate::output::{Printer, SharedWriter, Style};
 use crate::report::Report;
 use crate::runner::{Runner, RunnerSetup};
@@ -73,6 +74,8 @@ pub struct ExecOptions {
     pub style: Style,
     /// `--report FILE`.
     pub report: Option<PathBuf>,
+    /// The Docker executor, from the binary (`None`: shell only).
+    pub docker: Option<DockerSupport>,
 }
 
 /// Ctrl-C presses, from the binary (or a test).
@@ -88,6 +91,8 @@ pub enum ExecError {
     Config { rendered: String },
     #[error(transparent)]
     Snapshot(#[from] snapshot::SnapshotError),
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -117,11 +122,6 @@ pub fn run(
     interrupts: Option<Interrupts>,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
-    if opts.executor == Executor::Docker {
-        return Err(ExecError::Usage(
-            "the Docker executor is not available in this build yet; use `--executor shell`".into(),
-        ));
-    }
     let dir = std::path::absolute(&opts.dir).map_err(io("failed to resolve the directory"))?;
     let root = workdir::toplevel(&dir)
         .ok_or_else(|| ExecError::Usage(format!("{} is not inside a git working tree", dir.display())))?;
@@ -203,12 +203,11 @@ pub fn run(
     if jobs.is_empty() {
         return Err(ExecError::Usage("no job to run".into()));
     }
-    if opts.executor == Executor::Auto && jobs.iter().any(|j| j.image.is_some()) {
-        write_out(
-            &out,
-            "note: jobs with `image:` run on the shell executor (the Docker executor is not available yet)\n",
-        );
-    }
+    let any_image = jobs.iter().any(|j| j.image.as_ref().is_some_and(|i| !i.name.trim().is_empty()));
+    let choice =
+        crate::docker::choose(opts.executor, opts.docker.as_ref(), any_image, opts.in_place, &mut |note| {
+            write_out(&out, note)
+        })?;
     let mut play: BTreeSet<String> = opts.manual.iter().cloned().collect();
     play.extend(opts.selection.jobs.iter().filter(|_| !opts.selection.only_needs).flat_map(|name| {
         jobs.iter()
@@ -233,13 +232,16 @@ pub fn run(
     counters.jobs += 10_000;
     counters.save(&kiln_dir).map_err(io("failed to write .kiln/state.json"))?;
 
-    let build_dirs = if opts.in_place {
-        BuildDirs::InPlace { dir: kiln_dir.join("inplace"), tree: root.clone() }
-    } else {
-        BuildDirs::PerJob(kiln_dir.join("builds"))
+    let build_dirs = match &choice {
+        _ if opts.in_place => BuildDirs::InPlace { dir: kiln_dir.join("inplace"), tree: root.clone() },
+        Choice::Shell => BuildDirs::PerJob(kiln_dir.join("builds")),
+        Choice::Docker(_) => BuildDirs::Containers { dir: kiln_dir.join("builds"), every_job: true },
+        Choice::PerJob(_) => BuildDirs::Containers { dir: kiln_dir.join("builds"), every_job: false },
     };
     let builds_dir = match &build_dirs {
-        BuildDirs::PerJob(d) | BuildDirs::InPlace { dir: d, .. } => d.clone(),
+        BuildDirs::PerJob(d) | BuildDirs::InPlace { dir: d, .. } | BuildDirs::Containers { dir: d, .. } => {
+            d.clone()
+        }
     };
     let width = jobs.iter().map(|j| j.name.chars().count()).max().unwrap_or(0);
     let coordinator = Coordinator::new(Setup {
@@ -283,7 +285,7 @@ pub fn run(
                 rx
             }
         };
-        let run = Run { opts, out, coordinator, width, builds_dir, kiln_dir, pipeline_id, started };
+        let run = Run { opts, out, coordinator, width, builds_dir, kiln_dir, pipeline_id, started, choice };
         run.execute(interrupts).await
     })
 }
@@ -298,11 +300,12 @@ struct Run {
     kiln_dir: PathBuf,
     pipeline_id: u64,
     started: Instant,
+    choice: Choice,
 }
 
 impl Run {
     async fn execute(self, mut interrupts: Interrupts) -> Result<Outcome, ExecError> {
-        let Run { opts, out, coordinator, width, builds_dir, kiln_dir, pipeline_id, started } = self;
+        let Run { opts, out, coordinator, width, builds_dir, kiln_dir, pipeline_id, started, choice } = self;
         let color = opts.style.color;
         let (ui_tx, ui_rx) = mpsc::unbounded_channel();
         let runner_token = format!("glrt-{}", crate::coordinator::random_hex(16));
@@ -333,6 +336,7 @@ impl Run {
             cache_dir: kiln_dir.join("cache").to_string_lossy().into_owned(),
             kiln_dir: kiln_dir.clone(),
             helper: opts.helper.clone(),
+            choice,
         });
 
         let mut interrupted = 0;

@@ -17,6 +17,7 @@
 //! [`report`] is the `--report` JSON.
 
 pub mod coordinator;
+pub mod docker;
 mod exec;
 pub mod list;
 pub mod local;
@@ -29,4 +30,5 @@ pub mod snapshot;
 pub mod vars_file;
 pub mod workdir;
 
+pub use docker::DockerSupport;
 pub use exec::{ExecError, ExecOptions, Executor, Interrupts, ListFormat, Mode, Outcome, run};

@@ -1,6 +1,7 @@
 //! The real runner, started in this process against the local coordinator:
 //! GitLab Runner's poll loop with a generated configuration (one runner,
-//! shell executor, builds and cache under `.kiln/`).
+//! shell or docker executor as [`Choice`] says, builds and cache under
+//! `.kiln/`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,9 +10,12 @@ use std::time::Duration;
 
 use kiln_runner::commands::{RunControl, RunError, RunOptions, serve};
 use kiln_runner::config::{Config, CustomBuildDir, RunnerConfig};
+use kiln_runner::executor::Providers;
 use kiln_runner::metrics::Metrics;
 use kiln_runner::network::TraceSettings;
 use tokio::task::JoinHandle;
+
+use crate::docker::{Choice, PerJobProvider};
 
 /// A running runner loop.
 #[derive(Debug)]
@@ -36,6 +40,20 @@ pub struct RunnerSetup {
     pub kiln_dir: std::path::PathBuf,
     /// How job scripts call the helper subcommands.
     pub helper: Vec<String>,
+    /// Which executor runs the jobs.
+    pub choice: Choice,
+}
+
+/// `[runners.docker]` for `kiln exec`: the default image, `if-not-present` (a
+/// local run works offline with local images), and `.kiln/tmp` mounted where
+/// the jobs' `TMPDIR` says it is.
+fn docker_table(image: &str, tmp: &Path) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert("image".into(), image.into());
+    t.insert("pull_policy".into(), toml::Value::Array(vec!["if-not-present".into()]));
+    let tmp = tmp.display();
+    t.insert("volumes".into(), toml::Value::Array(vec![format!("{tmp}:{tmp}").into()]));
+    t
 }
 
 /// The configuration `kiln exec` runs with.
@@ -44,15 +62,28 @@ pub fn config(setup: &RunnerSetup) -> Config {
     let mut feature_flags = BTreeMap::new();
     // Plain lines: the terminal shows them with a job prefix instead.
     feature_flags.insert("FF_TIMESTAMPS".to_string(), false);
+    let builds_dir = Some(setup.builds_dir.clone());
+    let cache_dir = Some(setup.cache_dir.clone());
+    let (executor, shell, docker, builds_dir, cache_dir) = match &setup.choice {
+        Choice::Shell => ("shell", Some("bash".to_string()), None, builds_dir, cache_dir),
+        // The Docker executor finds the image's shell (bash, else sh) and puts jobs
+        // in `/builds` and `/cache` of the container (their host side is under
+        // `.kiln/`); jobs on the shell executor get `.kiln/builds` and
+        // `.kiln/cache`, the defaults under the working directory.
+        Choice::Docker(d) | Choice::PerJob(d) => {
+            ("docker", None, Some(docker_table(&d.default_image, &tmp)), None, None)
+        }
+    };
     let runner = RunnerConfig {
         name: "kiln-exec".into(),
         url: setup.url.clone(),
         token: setup.token.clone(),
-        executor: "shell".into(),
-        shell: Some("bash".into()),
+        executor: executor.into(),
+        shell,
+        docker,
         limit: setup.concurrency,
-        builds_dir: Some(setup.builds_dir.clone()),
-        cache_dir: Some(setup.cache_dir.clone()),
+        builds_dir,
+        cache_dir,
         environment: vec![format!("TMPDIR={}", tmp.display())],
         custom_build_dir: Some(CustomBuildDir { enabled: Some(true) }),
         feature_flags,
@@ -73,6 +104,7 @@ impl Runner {
             config_path: setup.kiln_dir.join("runner.toml"),
             working_dir: setup.kiln_dir.clone(),
             helper: setup.helper.clone(),
+            providers: providers(&setup.choice),
             trace_settings: TraceSettings {
                 // Live output, and a cancel noticed within a second.
                 update_interval: Duration::from_millis(100),
@@ -98,6 +130,16 @@ impl Runner {
         self.control.abort.cancel();
         let _ = tokio::time::timeout(grace, self.task).await;
     }
+}
+
+/// The Docker provider of the runner, if any.
+fn providers(choice: &Choice) -> Providers {
+    let docker: Option<Arc<dyn kiln_runner::executor::ExecutorProvider>> = match choice {
+        Choice::Shell => None,
+        Choice::Docker(d) => Some(d.provider.clone()),
+        Choice::PerJob(d) => Some(Arc::new(PerJobProvider { docker: d.provider.clone() })),
+    };
+    Providers { docker, kubernetes: None }
 }
 
 /// The helper command of this binary (`<exe> runner helper`).

@@ -37,6 +37,20 @@ pub async fn connect(host: &str) -> Result<Docker, String> {
     docker.negotiate_version().await.map_err(|e| unreachable(&e))
 }
 
+/// Whether the engine at `host` answers a ping within `timeout` (`kiln exec` and
+/// `kiln up` use Docker only when it does); `Err` says why not, as the CLI would.
+pub async fn reachable(host: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let ping = async {
+        let docker = connect(host).await?;
+        docker.ping().await.map(|_| ()).map_err(|e| {
+            format!("Cannot connect to the Docker daemon at {host}. Is the docker daemon running? ({e})")
+        })
+    };
+    tokio::time::timeout(timeout, ping).await.unwrap_or_else(|_| {
+        Err(format!("the Docker daemon at {host} did not answer within {} s", timeout.as_secs()))
+    })
+}
+
 /// An engine error as the Docker CLI prints it (`Error response from daemon: ...`).
 pub fn describe(e: &bollard::errors::Error) -> String {
     match e {
@@ -59,6 +73,14 @@ mod tests {
     #[test]
     fn configured_host_wins() {
         assert_eq!(engine_host(Some("tcp://10.0.0.1:2375")), "tcp://10.0.0.1:2375");
+    }
+
+    #[tokio::test]
+    async fn an_absent_engine_is_unreachable_with_the_clis_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = format!("unix://{}", dir.path().join("docker.sock").display());
+        let err = reachable(&host, std::time::Duration::from_secs(5)).await.unwrap_err();
+        assert!(err.starts_with(&format!("Cannot connect to the Docker daemon at {host}")), "{err}");
     }
 
     #[test]

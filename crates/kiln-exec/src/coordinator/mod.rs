@@ -60,6 +60,10 @@ pub enum BuildDirs {
     PerJob(PathBuf),
     /// Every job in the working tree itself, through a link in `<dir>`.
     InPlace { dir: PathBuf, tree: PathBuf },
+    /// Jobs on the Docker executor (every job, or those with an `image:`) where
+    /// it puts them (`/builds/<namespace>/<project>`, as GitLab Runner does);
+    /// the others as `PerJob(dir)`.
+    Containers { dir: PathBuf, every_job: bool },
 }
 
 /// The runner-side record of a job a runner took.
@@ -349,8 +353,11 @@ impl Coordinator {
         // `builds_dir` is: these come last, so they win.
         let slug = kiln_config::context::ref_slug(&spec.name);
         let dir_name = if slug.is_empty() { format!("job-{build_id}") } else { slug };
+        let in_container =
+            |every_job: bool| every_job || spec.image.as_ref().is_some_and(|i| !i.name.trim().is_empty());
         match &self.build_dirs {
-            BuildDirs::PerJob(dir) => {
+            BuildDirs::Containers { every_job, .. } if in_container(*every_job) => {}
+            BuildDirs::PerJob(dir) | BuildDirs::Containers { dir, .. } => {
                 payload.variables.push(kiln_api::JobVariable::public(
                     "GIT_CLONE_PATH",
                     dir.join(dir_name).to_string_lossy().into_owned(),

@@ -92,6 +92,7 @@ pub fn options(dir: &Path) -> ExecOptions {
         helper: vec![env!("CARGO_BIN_EXE_kiln-exec-helper").to_string()],
         style: Style { color: false, progress: false },
         report: None,
+        docker: None,
     }
 }
 

@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use kiln_config::context::PipelineSource;
@@ -45,9 +46,12 @@ pub(crate) struct ExecArgs {
     /// Pipeline variables from a file (`KEY=value` or `KEY: value` lines).
     #[arg(long, value_name = "FILE")]
     variables_file: Vec<PathBuf>,
-    /// The executor: shell or docker (default: docker for jobs with an image when available).
+    /// The executor: shell or docker (default: docker for jobs with an image when an engine answers, shell for the others).
     #[arg(long, value_enum)]
     executor: Option<ExecutorArg>,
+    /// The image of jobs without `image:` under `--executor docker`.
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_IMAGE)]
+    docker_image: String,
     /// Jobs at once (default: the number of CPUs).
     #[arg(long, short = 'j')]
     concurrency: Option<usize>,
@@ -69,6 +73,26 @@ pub(crate) struct ExecArgs {
     /// Never colour the output.
     #[arg(long)]
     no_color: bool,
+}
+
+/// The default image of `--executor docker` (GitLab Runner asks for one at registration).
+const DEFAULT_IMAGE: &str = "alpine:latest";
+
+/// The Docker executor for `kiln_exec`: the engine of `DOCKER_HOST` (else the local
+/// socket), probed only when a job needs it.
+fn docker_support(default_image: String) -> kiln_exec::DockerSupport {
+    kiln_exec::DockerSupport {
+        provider: Arc::new(kiln_executor_docker::DockerProvider::new()),
+        probe: Arc::new(|| {
+            let host = kiln_executor_docker::engine::engine_host(None);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+            runtime.block_on(kiln_executor_docker::engine::reachable(&host, Duration::from_secs(10)))
+        }),
+        default_image,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -153,6 +177,7 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         helper: kiln_exec::runner::helper_of(&exe),
         style: Style { color: tty && !args.no_color, progress: tty && mode == Mode::Run },
         report: args.report,
+        docker: Some(docker_support(args.docker_image)),
     };
     let out: kiln_exec::output::SharedWriter = Arc::new(Mutex::new(std::io::stdout()));
     let result = kiln_exec::run(opts, out, None);

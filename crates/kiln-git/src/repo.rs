@@ -10,6 +10,8 @@ use crate::oid::Oid;
 use crate::refname::{validate_branch_name, validate_ref_name, validate_tag_name};
 use crate::settings::Settings;
 
+mod history;
+
 /// Output limit for commands whose answer is a line or two.
 const SMALL: usize = 64 * 1024;
 

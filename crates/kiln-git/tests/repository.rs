@@ -62,6 +62,50 @@ async fn reads_files_and_trees_at_a_commit() {
 }
 
 #[tokio::test]
+async fn versions_of_files_for_cache_keys() {
+    let f = fixture().await;
+    let paths: Vec<String> =
+        ["ci/a.yml", ".gitlab-ci.yml", "old.txt", "ci", "docs/new file.md", "../x", "nope"]
+            .map(String::from)
+            .into();
+    let first = f.repo.blob_ids(&f.first, &paths).await.unwrap();
+    let second = f.repo.blob_ids(&f.second, &paths).await.unwrap();
+    let hash = |text: &str| {
+        let out = std::process::Command::new("git")
+            .args(["hash-object", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(text.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        Oid::parse(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+    };
+    assert_eq!(first[0], Some(hash("a: {script: x}\n")));
+    assert_eq!(second[0], Some(hash("a: {script: y}\n")));
+    assert_eq!(first[1], second[1], "an unchanged file keeps its blob");
+    assert!(first[2].is_some() && second[2].is_none(), "a deleted file has no blob");
+    assert_eq!(second[3], None, "a directory is not a blob");
+    assert_eq!(second[4], Some(hash("n")));
+    assert_eq!(&second[5..], [None, None], "bad and missing paths answer none, in step");
+
+    let last = |path: &'static str| {
+        let repo = f.repo.clone();
+        let at = f.second.clone();
+        async move { repo.last_commit_for_path(&at, path).await.unwrap() }
+    };
+    assert_eq!(last("ci/a.yml").await, Some(f.second.clone()));
+    assert_eq!(last(".gitlab-ci.yml").await, Some(f.first.clone()));
+    assert_eq!(last("old.txt").await, Some(f.second.clone()), "the deletion is the last change");
+    assert_eq!(last("*.yml").await, None, "paths are literal, not patterns");
+    assert_eq!(last("nope").await, None);
+    assert_eq!(last("../etc/passwd").await, None);
+}
+
+#[tokio::test]
 async fn big_files_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let settings = Arc::new(Settings { max_file_size: 10, ..Settings::default() });

@@ -153,35 +153,62 @@ pub fn runner() -> RunnerFacts {
     RunnerFacts { id: 1, description: "kiln exec".into(), tags: Vec::new(), maximum_timeout: None }
 }
 
-/// `cache:key:files` keys from the snapshot's history, as GitLab computes
-/// them: the last commits of the files, sorted, joined by `-`, SHA-1.
+/// What `cache:key:files` keys are computed from (`kiln_payload::key_string`):
+/// the snapshot commit's files, their blob ids and their last commits.
 #[derive(Debug, Clone)]
 pub struct GitCacheKeys {
     pub repository: std::path::PathBuf,
     pub sha: String,
 }
 
+impl GitCacheKeys {
+    fn git(&self, args: &[&str], input: Option<&str>) -> Option<String> {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.repository)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        if let Some(text) = input {
+            stdin.write_all(text.as_bytes()).ok()?;
+        }
+        drop(stdin);
+        let out = child.wait_with_output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
 impl kiln_payload::CacheKeyFiles for GitCacheKeys {
-    fn files_digest(&self, files: &[String], _commits_only: bool) -> Option<String> {
-        let mut ids: Vec<String> = files
-            .iter()
-            .filter_map(|f| {
-                let o = Command::new("git")
-                    .arg("--git-dir")
-                    .arg(&self.repository)
-                    .args(["log", "-1", "--format=%H", &self.sha, "--", f])
-                    .output()
-                    .ok()?;
-                let id = String::from_utf8(o.stdout).ok()?.trim().to_string();
-                (!id.is_empty()).then_some(id)
+    fn list_files(&self) -> Vec<String> {
+        self.git(&["ls-tree", "-r", "-z", "--name-only", "--full-tree", &self.sha], None)
+            .map(|out| out.split('\0').filter(|p| !p.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    fn blob_ids(&self, paths: &[String]) -> Vec<Option<String>> {
+        // Line breaks cannot be part of a `<rev>:<path>` line: such a path is absent.
+        let input: String =
+            paths.iter().map(|p| format!("{}:{}\n", self.sha, p.replace(['\n', '\r'], "\u{1}"))).collect();
+        let out = self.git(&["cat-file", "--batch-check=%(objectname) %(objecttype)"], Some(&input));
+        let lines: Vec<Option<String>> = out
+            .unwrap_or_default()
+            .lines()
+            .map(|l| match l.split_once(' ') {
+                Some((id, "blob")) => Some(id.to_string()),
+                _ => None,
             })
             .collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return None;
-        }
-        use sha1::Digest;
-        Some(hex::encode(sha1::Sha1::digest(ids.join("-").as_bytes())))
+        if lines.len() == paths.len() { lines } else { vec![None; paths.len()] }
+    }
+
+    fn last_commit(&self, path: &str) -> Option<String> {
+        let out =
+            self.git(&["--literal-pathspecs", "log", "-1", "--format=%H", &self.sha, "--", path], None)?;
+        Some(out.trim().to_string()).filter(|id| !id.is_empty())
     }
 }

@@ -20,8 +20,10 @@
 //!   `cache` (with the protected suffix), `dependencies` and `features`.
 //!
 //! Pure: no I/O, no clock. Facts that need the repository
-//! (`cache:key:files`) come in through [`CacheKeyFiles`].
+//! (`cache:key:files`) come in through [`CacheKeyFiles`]; [`resolve_cache_keys`]
+//! fixes them when a pipeline is created, as GitLab does.
 
+mod cache_key;
 pub mod environment;
 pub mod facts;
 mod payload;
@@ -29,11 +31,12 @@ pub mod predefined;
 mod release;
 pub mod variables;
 
+pub use cache_key::{CacheKeyFiles, NoFiles, key_string, resolve_cache_keys};
 pub use facts::{
     CommitFacts, DependencyFacts, JobFacts, PipelineFacts, ProjectFacts, RunnerFacts, ServerFacts, UserFacts,
 };
 pub use payload::{
-    CacheKeyFiles, FAILURE_REASONS, NoFiles, PayloadInput, TOKEN_MASK_PREFIXES, job_payload, job_timeout,
-    repo_url, report_format, variable_items,
+    FAILURE_REASONS, PayloadInput, TOKEN_MASK_PREFIXES, job_payload, job_timeout, repo_url, report_format,
+    variable_items,
 };
 pub use variables::{CiVariable, Item, VariableSources, scope_matches};

@@ -7,32 +7,15 @@ use kiln_api::{
     ArtifactsFile, CacheSpec as WireCache, Dependency, GitInfo, Hook, Image, JobArtifact, JobFeatures,
     JobInfo, JobResponse, RunnerInfo, Service, Step,
 };
-use kiln_config::plan::spec::{ArtifactsSpec, CacheKeySpec, CacheSpec, ImageSpec, JobSpec, ServiceSpec};
+use kiln_config::plan::spec::{ArtifactsSpec, CacheSpec, ImageSpec, JobSpec, ServiceSpec};
 
+use crate::cache_key::{CacheKeyFiles, key_string};
 use crate::environment::Environment;
 use crate::facts::{
     DependencyFacts, JobFacts, PipelineFacts, ProjectFacts, RunnerFacts, ServerFacts, UserFacts,
 };
 use crate::variables::{Item, VariableSources, expanded_lookup, runner_variables};
 use crate::{predefined, release};
-
-/// Computes `cache:key:files` keys, which need the repository: the caller
-/// answers with the digest of the files' last commits at the pipeline's
-/// commit (`None` when none of the files exists, which makes the key
-/// `default`, as GitLab's `files_digest`).
-pub trait CacheKeyFiles {
-    fn files_digest(&self, files: &[String], commits_only: bool) -> Option<String>;
-}
-
-/// A repository where no file exists: every `cache:key:files` key is `default`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoFiles;
-
-impl CacheKeyFiles for NoFiles {
-    fn files_digest(&self, _: &[String], _: bool) -> Option<String> {
-        None
-    }
-}
 
 /// Everything one payload is computed from.
 #[derive(Clone, Copy)]
@@ -219,7 +202,7 @@ pub fn job_payload(input: &PayloadInput<'_>) -> JobResponse {
         image: spec.image.as_ref().map(image),
         services: spec.services.iter().map(service).collect(),
         artifacts: spec.artifacts.as_ref().map(artifacts),
-        cache: spec.cache.iter().map(|c| cache(c, input)).collect(),
+        cache: spec.cache.iter().enumerate().map(|(i, c)| cache(i, c, input)).collect(),
         credentials: Vec::new(),
         features: JobFeatures {
             trace_sections: true,
@@ -428,19 +411,8 @@ pub fn report_format(artifact_type: &str) -> (&'static str, &'static str) {
 /// project's cache index, and the `-protected` / `-non_protected` suffix of
 /// separated caches, on the key and on every fallback key. Keys keep their
 /// `$VARIABLE` references: the runner expands them.
-fn cache(c: &CacheSpec, input: &PayloadInput<'_>) -> WireCache {
-    let key = match &c.key {
-        CacheKeySpec::Literal { key } => key.clone(),
-        CacheKeySpec::Files { files, prefix } | CacheKeySpec::FilesCommits { files, prefix } => {
-            let commits_only = matches!(c.key, CacheKeySpec::FilesCommits { .. });
-            let digest =
-                input.cache_keys.files_digest(files, commits_only).unwrap_or_else(|| "default".to_string());
-            match prefix.as_deref().filter(|p| !p.is_empty()) {
-                Some(p) => format!("{p}-{digest}"),
-                None => digest,
-            }
-        }
-    };
+fn cache(index: usize, c: &CacheSpec, input: &PayloadInput<'_>) -> WireCache {
+    let key = key_string(index, &c.key, input.cache_keys);
     let mut suffixes: Vec<String> = Vec::new();
     if let Some(index) = input.project.cache_index {
         suffixes.push(index.to_string());

@@ -23,16 +23,28 @@ struct Case {
     job: JobFacts,
     variables: VariableSources,
     dependencies: Vec<DependencyFacts>,
-    /// `files joined by ","` → digest.
-    cache_digests: BTreeMap<String, String>,
+    /// The pipeline commit's files, for `cache:key:files` keys.
+    repository_files: BTreeMap<String, FileVersion>,
     spec: JobSpec,
 }
 
-struct Digests<'a>(&'a BTreeMap<String, String>);
+#[derive(Deserialize)]
+struct FileVersion {
+    blob: String,
+    last_commit: String,
+}
 
-impl CacheKeyFiles for Digests<'_> {
-    fn files_digest(&self, files: &[String], _commits_only: bool) -> Option<String> {
-        self.0.get(&files.join(",")).cloned()
+struct Files<'a>(&'a BTreeMap<String, FileVersion>);
+
+impl CacheKeyFiles for Files<'_> {
+    fn list_files(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+    fn blob_ids(&self, paths: &[String]) -> Vec<Option<String>> {
+        paths.iter().map(|p| self.0.get(p).map(|f| f.blob.clone())).collect()
+    }
+    fn last_commit(&self, path: &str) -> Option<String> {
+        self.0.get(path).map(|f| f.last_commit.clone())
     }
 }
 
@@ -70,7 +82,7 @@ fn load(path: &Path) -> Case {
 fn payloads() {
     insta::glob!("../test_data", "[!_]*.json", |path| {
         let case = load(path);
-        let digests = Digests(&case.cache_digests);
+        let files = Files(&case.repository_files);
         let input = PayloadInput {
             server: &case.server,
             project: &case.project,
@@ -81,7 +93,7 @@ fn payloads() {
             spec: &case.spec,
             variables: &case.variables,
             dependencies: &case.dependencies,
-            cache_keys: &digests,
+            cache_keys: &files,
         };
         insta::assert_json_snapshot!(job_payload(&input));
     });

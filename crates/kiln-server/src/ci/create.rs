@@ -242,7 +242,12 @@ pub(crate) async fn create_linked(
     let remote = HttpRemote { handle, client: app.http_client.clone() };
     let processed = tokio::task::spawn_blocking(move || {
         let sources = Sources { repository: &files, projects: &projects, remote: &remote };
-        kiln_config::process(&config_path, &config_text, &ctx, sources, &ProcessOptions::default())
+        let mut processed =
+            kiln_config::process(&config_path, &config_text, &ctx, sources, &ProcessOptions::default());
+        if let Some(Outcome::Created(plan)) = processed.outcome.as_mut() {
+            super::cache_keys::resolve(plan, &files);
+        }
+        processed
     })
     .await
     .map_err(ApiError::internal)?;

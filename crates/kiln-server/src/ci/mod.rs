@@ -1,6 +1,7 @@
 //! Pipeline creation: from an event (push, API, trigger, schedule, parent
 //! pipeline) through `kiln-config` to pipeline rows in the store.
 
+pub(crate) mod cache_keys;
 pub(crate) mod create;
 pub(crate) mod cron;
 pub(crate) mod definition;

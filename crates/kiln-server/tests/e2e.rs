@@ -39,6 +39,11 @@ async fn first_pipeline(backend: Backend) {
     let (_, full) = api.get(&format!("/projects/{id}/pipelines/{pid}")).await;
     assert_eq!(full["before_sha"], "0000000000000000000000000000000000000000");
     assert_eq!(full["user"]["username"], "root");
+    // The push that created the default branch protected it, as in GitLab.
+    let (_, protected) = api.get(&format!("/projects/{id}/protected_branches")).await;
+    assert_eq!(protected[0]["name"], "main", "{protected}");
+    assert_eq!(protected[0]["push_access_levels"][0]["access_level"], 40, "{protected}");
+    assert_eq!(protected[0]["allow_force_push"], false);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Pipelines for a push: one per created or updated branch or tag (none for
 //! deletions), with `before_sha`, `[skip ci]` and the `ci.skip` /
-//! `ci.variable` push options.
+//! `ci.variable` push options. The push that creates the default branch
+//! protects it first, as GitLab's default branch protection does, so its
+//! first pipeline already sees a protected ref.
 //!
 //! A push is spooled to `<data-dir>/push-spool/` (written and synced) before
 //! its pipelines are created, and the spool entry is removed after; a crash
@@ -120,6 +122,9 @@ async fn run(app: &App, project: &Project, user: Option<&User>, push: &Spooled, 
         if replay && already_created(app, project.id, &update.name, &after, &before).await {
             continue;
         }
+        if !update.tag && before.is_zero() && update.name == project.default_branch {
+            protect_default_branch(app, project).await;
+        }
         let request = CreateRequest {
             project: project.clone(),
             git_ref: if update.tag {
@@ -152,6 +157,33 @@ async fn run(app: &App, project: &Project, user: Option<&User>, push: &Spooled, 
                 tracing::warn!(project = project.id.0, r#ref = %update.name, error = ?e, "creating push pipeline failed");
             }
         }
+    }
+}
+
+/// GitLab's default `default_branch_protection_defaults`: maintainers push
+/// and merge, nobody force-pushes. A branch already covered by a rule (the
+/// project's maintainers chose) is left as it is.
+async fn protect_default_branch(app: &App, project: &Project) {
+    use kiln_store::namespaces::AccessLevel;
+    use kiln_store::projects::{NewProtectedRef, RefKind as StoreRefKind};
+    let branch = &project.default_branch;
+    match app.store.is_protected_ref(project.id, StoreRefKind::Branch, branch).await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(project = project.id.0, error = %e, "cannot read protected branches");
+            return;
+        }
+    }
+    let rule = NewProtectedRef {
+        kind: StoreRefKind::Branch,
+        name: branch.clone(),
+        push_access_level: Some(AccessLevel::Maintainer),
+        merge_access_level: Some(AccessLevel::Maintainer),
+        allow_force_push: false,
+    };
+    if let Err(e) = app.store.protect_ref(project.id, &rule).await {
+        tracing::warn!(project = project.id.0, %branch, error = %e, "cannot protect the default branch");
     }
 }
 

@@ -130,9 +130,10 @@ pub struct ReportSpec {
 pub enum CacheKeySpec {
     /// A key to expand with the job's variables when the job runs.
     Literal { key: String },
-    /// Hash of the last commit of these files, computed by the runner.
+    /// `files`: a hash of the files' blob ids at the pipeline's commit,
+    /// computed by the coordinator (`kiln_payload::key_string`).
     Files { files: Vec<String>, prefix: Option<String> },
-    /// `files_commits`.
+    /// `files_commits`: a hash of the last commits that changed the files.
     FilesCommits { files: Vec<String>, prefix: Option<String> },
 }
 

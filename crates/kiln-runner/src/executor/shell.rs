@@ -87,13 +87,25 @@ impl Executor for ShellExecutor {
 
     async fn prepare(
         &mut self,
-        _variables: &[JobVariable],
+        variables: &[JobVariable],
         _cancel: &CancellationToken,
     ) -> Result<(), ExecError> {
-        let dir = tempfile::Builder::new()
-            .prefix("kiln-job-")
-            .tempdir()
-            .map_err(|e| ExecError::SystemFailure(format!("failed to create the script directory: {e}")))?;
+        // Stage scripts go to the job's own temporary area (`<project dir>.tmp`), as GitLab
+        // Runner's do: nothing of a job is written outside its builds directory.
+        let tmp = variables
+            .iter()
+            .rev()
+            .find(|v| v.key == "RUNNER_TEMP_PROJECT_DIR")
+            .map(|v| PathBuf::from(&v.value))
+            .ok_or_else(|| ExecError::SystemFailure("the job has no temporary directory".into()))?;
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| ExecError::SystemFailure(format!("failed to create {}: {e}", tmp.display())))?;
+        let dir = tempfile::Builder::new().prefix("script").tempdir_in(&tmp).map_err(|e| {
+            ExecError::SystemFailure(format!(
+                "failed to create the script directory in {}: {e}",
+                tmp.display()
+            ))
+        })?;
         self.script_dir = Some(dir);
         Ok(())
     }

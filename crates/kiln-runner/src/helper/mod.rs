@@ -55,15 +55,19 @@ pub struct UploaderArgs {
     pub expire_in: String,
 }
 
-/// `artifacts-downloader`.
+/// `artifacts-downloader`: one or more dependencies, each an `--id` with its `--token`
+/// (and optionally its `--name` for the log), in one process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DownloaderArgs {
     #[arg(long)]
     pub url: String,
-    #[arg(long)]
-    pub token: String,
-    #[arg(long)]
-    pub id: i64,
+    #[arg(long = "token", required = true)]
+    pub tokens: Vec<String>,
+    #[arg(long = "id", required = true)]
+    pub ids: Vec<i64>,
+    /// The dependencies' job names: `Downloading artifacts for <name> (<id>)...`.
+    #[arg(long = "name")]
+    pub names: Vec<String>,
 }
 
 /// `cache-archiver`.

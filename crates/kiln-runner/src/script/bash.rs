@@ -82,19 +82,21 @@ impl ScriptWriter for BashWriter {
         self.push(&line);
     }
 
+    // `mkdir` and `rm` are programs: the `[` builtin spares a process when there is
+    // nothing to do, which is most of the time (a stage starts with several of each).
     fn mkdir(&mut self, path: &str) {
-        let line = format!("mkdir -p {}", self.q(path));
-        self.push(&line);
+        let p = self.q(path);
+        self.push(&format!("[ -d {p} ] || mkdir -p {p}"));
     }
 
     fn rm_dir(&mut self, path: &str) {
-        let line = format!("rm -r -f {}", self.q(path));
-        self.push(&line);
+        let p = self.q(path);
+        self.push(&format!("if [ -e {p} ] || [ -L {p} ]; then rm -r -f {p}; fi"));
     }
 
     fn rm_file(&mut self, path: &str) {
-        let line = format!("rm -f {}", self.q(path));
-        self.push(&line);
+        let p = self.q(path);
+        self.push(&format!("if [ -e {p} ] || [ -L {p} ]; then rm -f {p}; fi"));
     }
 
     fn if_directory(&mut self, path: &str) {
@@ -150,7 +152,12 @@ impl ScriptWriter for BashWriter {
         if trace {
             s.push_str("set -o xtrace\n");
         }
-        s.push_str("if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n");
+        if self.posix {
+            s.push_str("if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n");
+        } else {
+            // Every bash has `pipefail`: no pipe and `grep` process per stage to find out.
+            s.push_str("set -o pipefail; set -o errexit\n");
+        }
         s.push_str("set +o noclobber\n");
         s.push_str(&format!("( trap 'exit 1' TERM; eval {} ) < /dev/null\n", self.q(&self.body)));
         s.push_str("exit 0\n");

@@ -10,13 +10,15 @@ pub(crate) fn download(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> boo
         return false;
     }
     prelude(ctx, w, true);
-    for dep in deps {
-        w.notice(&format!("Downloading artifacts for {} ({})...", dep.name, dep.id));
-        let id = dep.id.to_string();
-        let (program, mut argv) = ctx.helper_args("artifacts-downloader");
-        argv.extend(["--url", ctx.coordinator_url, "--token", dep.token.as_str(), "--id", id.as_str()]);
-        w.command(program, &argv);
+    // One helper process for all dependencies (it prints each one's notice): the helper
+    // is a large binary, and a job can depend on many jobs.
+    let ids: Vec<String> = deps.iter().map(|d| d.id.to_string()).collect();
+    let (program, mut argv) = ctx.helper_args("artifacts-downloader");
+    argv.extend(["--url", ctx.coordinator_url]);
+    for (dep, id) in deps.iter().zip(&ids) {
+        argv.extend(["--id", id.as_str(), "--token", dep.token.as_str(), "--name", dep.name.as_str()]);
     }
+    w.command(program, &argv);
     true
 }
 

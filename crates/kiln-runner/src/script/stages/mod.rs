@@ -98,9 +98,9 @@ pub fn build(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<String> {
 
 fn prepare_script(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) {
     match ctx.shell {
-        ShellKind::Bash | ShellKind::Sh => {
-            w.line("echo \"Running on $(hostname 2>/dev/null || uname -n)...\"")
-        }
+        // bash knows its host name (`$HOSTNAME`) without running a process.
+        ShellKind::Bash => w.line("echo \"Running on ${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}...\""),
+        ShellKind::Sh => w.line("echo \"Running on $(hostname 2>/dev/null || uname -n)...\""),
         ShellKind::Pwsh | ShellKind::Powershell => {
             w.line("echo \"Running on $([Environment]::MachineName)...\"")
         }

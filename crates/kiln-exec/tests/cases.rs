@@ -5,12 +5,16 @@
 //! exit code) and `expected_output.txt` (lines that must appear, as
 //! `job > text`). Job scripts check what they see with `test`, so a wrong
 //! variable, artifact, cache or directory fails the job and the report.
+//! Cases whose options name an `executor` other than `shell` need the Docker
+//! engine (see `support::docker`): skipped with a message without one, failed
+//! under `CI=true`.
 
 mod support;
 
 use std::path::Path;
 
 use kiln_config::context::PipelineSource;
+use kiln_exec::Executor;
 use serde::Deserialize;
 use serde_json::Value;
 use support::{exec, files_of, job_lines, options, project};
@@ -40,6 +44,8 @@ struct CaseOptions {
     error: Option<String>,
     /// Files that must exist in the working tree afterwards (`!path`: must not).
     files_after: Vec<String>,
+    /// `--executor`: `shell` (the default here), `docker` or `auto`.
+    executor: Option<String>,
 }
 
 const META: [&str; 3] = ["expected.json", "options.json", "expected_output.txt"];
@@ -81,6 +87,20 @@ fn run_case(path: &Path) -> datatest_stable::Result<()> {
     o.variables = opts.variables.clone();
     o.in_place = opts.in_place;
     o.file = opts.file.as_ref().map(Into::into);
+    match opts.executor.as_deref() {
+        None | Some("shell") => {}
+        Some(asked) => {
+            o.executor = if asked == "docker" { Executor::Docker } else { Executor::Auto };
+            match support::docker::docker() {
+                Ok(d) => o.docker = Some(d),
+                Err(why) => {
+                    let note = format!("skipped {}: no Docker engine answers ({why})\n", case.display());
+                    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+                    return Ok(());
+                }
+            }
+        }
+    }
     for _ in 0..opts.runs_before {
         let (result, output) = exec(o.clone());
         result.map_err(|e| format!("{e}\n{output}"))?;

@@ -39,6 +39,12 @@ fn busybox() -> &'static Path {
 
 /// A root filesystem tar: busybox with a link per applet, `/etc/passwd`, `/tmp`.
 pub fn busybox_rootfs() -> Vec<u8> {
+    busybox_rootfs_with(&[])
+}
+
+/// [`busybox_rootfs`] with extra files (`path` relative to `/`, contents): an image only
+/// a test made, so a job can prove it ran in it.
+pub fn busybox_rootfs_with(files: &[(&str, &str)]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
@@ -55,6 +61,11 @@ pub fn busybox_rootfs() -> Vec<u8> {
     )
     .unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
+    for (path, contents) in files {
+        let full = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
     let out = Command::new("tar").arg("-C").arg(root).args(["-cf", "-", "."]).output().unwrap();
     assert!(out.status.success(), "tar: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
@@ -62,6 +73,17 @@ pub fn busybox_rootfs() -> Vec<u8> {
 
 /// Imports busybox as `repo:tag` with Dockerfile `changes` (`EXPOSE 8080`, `ENV A=b`).
 pub async fn import_busybox(docker: &Docker, repo: &str, tag: &str, changes: &[&str]) -> String {
+    import_busybox_with(docker, repo, tag, changes, &[]).await
+}
+
+/// [`import_busybox`] with extra files in the image ([`busybox_rootfs_with`]).
+pub async fn import_busybox_with(
+    docker: &Docker,
+    repo: &str,
+    tag: &str,
+    changes: &[&str],
+    files: &[(&str, &str)],
+) -> String {
     let name = format!("{repo}:{tag}");
     let options = bollard::query_parameters::CreateImageOptions {
         from_src: Some("-".into()),
@@ -70,12 +92,25 @@ pub async fn import_busybox(docker: &Docker, repo: &str, tag: &str, changes: &[&
         changes: changes.iter().map(|c| c.to_string()).collect(),
         ..Default::default()
     };
-    let body = bollard::body_full(busybox_rootfs().into());
+    let body = bollard::body_full(busybox_rootfs_with(files).into());
     let mut stream = docker.create_image(Some(options), Some(body), None);
     while let Some(item) = stream.next().await {
         item.unwrap_or_else(|e| panic!("docker import of {name}: {e}"));
     }
     name
+}
+
+/// `name` (`repo:tag`) as busybox with extra `files`, imported unless the engine has it:
+/// the stand-ins of images that cannot be pulled here.
+pub async fn ensure_busybox(docker: &Docker, name: &str, files: &[(&str, &str)]) -> String {
+    if docker.inspect_image(name).await.is_err() {
+        let (repo, tag) = match name.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (name, "latest"),
+        };
+        import_busybox_with(docker, repo, tag, &[], files).await;
+    }
+    name.to_string()
 }
 
 /// The busybox image every test job uses (imported once per engine).

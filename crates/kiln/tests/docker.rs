@@ -1,8 +1,9 @@
 //! `kiln runner` with the Docker executor as a user sets it up: `register --executor
 //! docker --docker-image ...` writes `[runners.docker]`, and `kiln runner run` with that
 //! configuration runs a job in the image against a coordinator on loopback, with the
-//! `kiln` binary itself as the helper of the host-side stages (artifacts). Needs the
-//! Docker engine (scripts/test starts it).
+//! `kiln` binary itself as the helper of the host-side stages (artifacts). `kiln exec`
+//! runs a job with an image in a container, and with `--executor docker` but no engine
+//! exits 2 saying why. Needs the Docker engine (scripts/test starts it).
 
 #[path = "../../kiln-runner/tests/support/mod.rs"]
 mod coord;
@@ -143,4 +144,69 @@ fn registering_a_docker_runner_needs_an_image() {
     assert!(text(&out).contains("missing --docker-image"), "{}", text(&out));
     let written = std::fs::read_to_string(dir.path().join("config.toml")).unwrap_or_default();
     assert!(!written.contains("no-image"), "{written}");
+}
+
+/// A committed project whose pipeline has a job with an image.
+fn exec_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.email", "dev@example.com"]);
+    git(&["config", "user.name", "Dev"]);
+    std::fs::write(
+        dir.path().join(".gitlab-ci.yml"),
+        "in-image:\n  image: kiln-test/busybox:1\n  script:\n    - if command -v git; then exit 1; fi\n",
+    )
+    .unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "first"]);
+    dir
+}
+
+fn kiln_exec(dir: &Path, docker_host: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("exec")
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_HOST", docker_host)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kiln_exec_with_docker_and_no_engine_exits_2_and_says_why() {
+    let dir = exec_project();
+    let nowhere = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let out = kiln_exec(dir.path(), &nowhere, &["--executor", "docker"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("--executor docker: Cannot connect to the Docker daemon at {nowhere}")),
+        "{}",
+        text(&out)
+    );
+    // Without --executor the job runs on this machine, and kiln exec says so.
+    let out = kiln_exec(dir.path(), &nowhere, &[]);
+    assert!(text(&out).contains("note: jobs with `image:` run on the shell executor"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiln_exec_runs_a_job_with_an_image_in_a_container() {
+    let docker = engine().await;
+    busybox_image(&docker).await;
+    let dir = exec_project();
+    let host = kiln_executor_docker::engine::engine_host(None);
+    let out = tokio::task::spawn_blocking({
+        let path = dir.path().to_path_buf();
+        move || kiln_exec(&path, &host, &["--report", "report.json"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Using Docker executor with image kiln-test/busybox:1"), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["jobs"][0]["status"], "success", "{report}");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod docker;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

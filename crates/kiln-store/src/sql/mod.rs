@@ -13,6 +13,8 @@ macro_rules! backend_modules {
         pub(crate) mod artifacts;
         #[path = "audit.rs"]
         pub(crate) mod audit;
+        #[path = "claim.rs"]
+        pub(crate) mod claim;
         #[path = "effects.rs"]
         pub(crate) mod effects;
         #[path = "jobs.rs"]

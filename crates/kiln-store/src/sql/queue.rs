@@ -2,13 +2,12 @@
 
 use sqlx::Row;
 
-use super::{Conn, PG, jobs, pipelines};
+use super::{Conn, PG, pipelines};
 use crate::codec::{Millis, to_json};
 use crate::error::Result;
 use crate::ids::{ProjectId, pipeline_id};
-use crate::queue::{Claimed, FairCache, FairProject, RunnerMatch, RunnerScope};
+use crate::queue::{FairProject, RunnerMatch, RunnerScope};
 use crate::sql::sqlf;
-use crate::token::{self, TokenKind};
 
 /// Puts a job that just became pending into the queue, with what matching needs.
 pub(crate) async fn enqueue(c: &mut Conn, build: i64, instance_runners: bool, now: i64) -> Result<()> {
@@ -57,7 +56,7 @@ pub(crate) async fn instance_job_done(c: &mut Conn, build: i64) -> Result<()> {
 
 /// The `WHERE` clause of a runner's candidates in `pending_jobs q`. Parameters: `$1`
 /// the runner id, `$2` the group traversal path, `$3` the runner's tags (JSON).
-fn candidates(runner: &RunnerMatch) -> String {
+pub(super) fn candidates(runner: &RunnerMatch) -> String {
     let mut wher = String::from("TRUE");
     match &runner.scope {
         RunnerScope::Instance => wher.push_str(" AND q.instance_runners_enabled = TRUE"),
@@ -86,7 +85,7 @@ fn candidates(runner: &RunnerMatch) -> String {
     wher
 }
 
-fn group_traversal(runner: &RunnerMatch) -> &str {
+pub(super) fn group_traversal(runner: &RunnerMatch) -> &str {
     match &runner.scope {
         RunnerScope::Group { traversal } => traversal,
         _ => "",
@@ -94,7 +93,7 @@ fn group_traversal(runner: &RunnerMatch) -> &str {
 }
 
 /// Projects with jobs for instance runners, with their running count and oldest job.
-async fn fair_snapshot(c: &mut Conn) -> Result<Vec<FairProject>> {
+pub(super) async fn fair_snapshot(c: &mut Conn) -> Result<Vec<FairProject>> {
     let rows = sqlx::query(
         "SELECT q.project_id, MIN(q.job_id) AS oldest,
              (SELECT COUNT(*) FROM running_instance_jobs r WHERE r.project_id = q.project_id) AS running
@@ -114,17 +113,15 @@ async fn fair_snapshot(c: &mut Conn) -> Result<Vec<FairProject>> {
         .collect()
 }
 
-/// What a SQLite claim leaves for the end of its batch: rows every claim of the
+/// What a claim leaves for the end of its batch: rows every claim of the
 /// batch would otherwise write one statement at a time.
 #[derive(Default)]
 pub(crate) struct Deferred {
-    running: Vec<(i64, i64)>,
-    pipelines: Vec<i64>,
+    pub(super) running: Vec<(i64, i64)>,
+    pub(super) pipelines: Vec<i64>,
 }
 
-/// Writes a SQLite batch's deferred rows (in the batch's transaction).
-// Only the SQLite copy calls it; PostgreSQL claims write everything in one statement.
-#[allow(dead_code)]
+/// Writes a batch's deferred rows (in the batch's transaction).
 pub(crate) async fn finish_batch(c: &mut Conn, mut deferred: Deferred, now: Millis) -> Result<()> {
     for chunk in deferred.running.chunks(400) {
         let mut insert = sqlx::QueryBuilder::new("INSERT INTO running_instance_jobs (job_id, project_id) ");
@@ -145,7 +142,6 @@ pub(crate) async fn finish_batch(c: &mut Conn, mut deferred: Deferred, now: Mill
 /// `running` (see `kiln_pipeline::Composite`): a pipeline stored as `running`
 /// would not change, so only pipelines in another status are processed again.
 /// (Processing a 100-job pipeline after each claim cost more than the claims.)
-#[allow(dead_code)]
 async fn request_processing_unless_running(c: &mut Conn, pipeline: i64, now: Millis) -> Result<()> {
     let running: Option<i64> =
         sqlx::query_scalar("SELECT id FROM pipelines WHERE id = $1 AND status = 'running'")
@@ -156,165 +152,6 @@ async fn request_processing_unless_running(c: &mut Conn, pipeline: i64, now: Mil
         pipelines::request_processing(c, pipeline_id(pipeline), now).await?;
     }
     Ok(())
-}
-
-/// The claim's parameters: `$1`..`$3` as in [`candidates`], `$4` the project probed,
-/// `$5` runner, `$6` manager, `$7` instance runner, `$8` token digest, `$9` now,
-/// `$10` graceful cancel.
-struct Attempt<'a> {
-    runner: &'a RunnerMatch,
-    tags: String,
-    digest: String,
-    graceful_cancel: bool,
-    now: Millis,
-}
-
-/// One try: take the first matching queue row (of `project`, or of any project) and
-/// assign its job. `Ok(None)`: nothing matched. `Ok(Some(None))`: a stale queue row
-/// was dropped; try again.
-async fn attempt(
-    c: &mut Conn,
-    a: &Attempt<'_>,
-    project: Option<i64>,
-    deferred: &mut Deferred,
-) -> Result<Option<Option<(crate::jobs::JobRecord, i64)>>> {
-    let wher = candidates(a.runner);
-    let scope = if project.is_some() { "q.project_id = $4 AND" } else { "$4 = $4 AND" };
-    let instance = a.runner.scope == RunnerScope::Instance;
-    if PG {
-        // One statement: pick (skipping rows other claims hold), dequeue, assign,
-        // count it for fair scheduling, ask for processing unless the pipeline is
-        // running already (see `request_processing_unless_running`).
-        let row = sqlx::query(sqlf!(
-            "WITH picked AS (
-                 DELETE FROM pending_jobs WHERE job_id = (
-                     SELECT q.job_id FROM pending_jobs q WHERE {scope} {wher}
-                     ORDER BY q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
-                 RETURNING job_id, project_id, tags),
-             claimed AS (
-                 UPDATE jobs j SET status = 'running', runner_id = $5, runner_manager_id = $6, instance_runner = $7,
-                     token_digest = $8, started_at = $9, updated_at = $9, graceful_cancel = $10
-                 FROM picked WHERE j.id = picked.job_id AND j.status = 'pending' AND j.runner_id IS NULL
-                 RETURNING j.*, picked.tags),
-             running AS (
-                 INSERT INTO running_instance_jobs (job_id, project_id) SELECT id, project_id FROM claimed WHERE $7),
-             processing AS (
-                 INSERT INTO pipeline_processing (pipeline_id, requested_at)
-                 SELECT pipeline_id, GREATEST($9, COALESCE((SELECT MAX(p.requested_at) + 1 FROM pipeline_processing p
-                     WHERE p.pipeline_id = claimed.pipeline_id), $9)) FROM claimed
-                 WHERE NOT EXISTS (SELECT 1 FROM pipelines pl WHERE pl.id = claimed.pipeline_id
-                     AND pl.status = 'running'))
-             SELECT picked.job_id AS picked_id, claimed.* FROM picked LEFT JOIN claimed ON claimed.id = picked.job_id"
-        ))
-        .bind(a.runner.runner.0)
-        .bind(group_traversal(a.runner))
-        .bind(&a.tags)
-        .bind(project.unwrap_or(0))
-        .bind(a.runner.runner.0)
-        .bind(a.runner.manager.0)
-        .bind(instance)
-        .bind(&a.digest)
-        .bind(a.now.0)
-        .bind(a.graceful_cancel)
-        .fetch_optional(&mut *c)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        if row.try_get::<Option<i64>, _>("id")?.is_none() {
-            return Ok(Some(None));
-        }
-        let job = jobs::job(&row)?;
-        let project = job.project_id.0;
-        return Ok(Some(Some((job, project))));
-    }
-    // SQLite: the writer lock makes the two statements one atomic step.
-    let picked = sqlx::query(sqlf!(
-        "DELETE FROM pending_jobs WHERE job_id = (
-             SELECT q.job_id FROM pending_jobs q WHERE {scope} {wher} ORDER BY q.job_id LIMIT 1)
-         RETURNING job_id, project_id, tags"
-    ))
-    .bind(a.runner.runner.0)
-    .bind(group_traversal(a.runner))
-    .bind(&a.tags)
-    .bind(project.unwrap_or(0))
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(picked) = picked else { return Ok(None) };
-    let build: i64 = picked.try_get("job_id")?;
-    let project: i64 = picked.try_get("project_id")?;
-    let row = sqlx::query(
-        "UPDATE jobs SET status = 'running', runner_id = $2, runner_manager_id = $3, instance_runner = $4,
-             token_digest = $5, started_at = $6, updated_at = $6, graceful_cancel = $7
-         WHERE id = $1 AND status = 'pending' AND runner_id IS NULL RETURNING *",
-    )
-    .bind(build)
-    .bind(a.runner.runner.0)
-    .bind(a.runner.manager.0)
-    .bind(instance)
-    .bind(&a.digest)
-    .bind(a.now.0)
-    .bind(a.graceful_cancel)
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else { return Ok(Some(None)) };
-    let job = jobs::job_with_tags(&row, picked.try_get("tags")?)?;
-    if instance {
-        deferred.running.push((build, project));
-    }
-    deferred.pipelines.push(crate::ids::pipeline_db(job.pipeline_id));
-    Ok(Some(Some((job, project))))
-}
-
-/// Assigns the next matching job to the runner; see `crate::queue` for why this is
-/// exactly-once on each backend. On SQLite, pass the batch's [`Deferred`] and call
-/// [`finish_batch`] before committing.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn claim(
-    c: &mut Conn,
-    runner: &RunnerMatch,
-    graceful_cancel: bool,
-    now: Millis,
-    fair: &FairCache,
-    version: u64,
-    deferred: &mut Deferred,
-) -> Result<Option<Claimed>> {
-    let token = token::generate(TokenKind::Job)?;
-    let a = Attempt { runner, tags: to_json(&runner.tags)?, digest: token.digest, graceful_cancel, now };
-    let mut probes: Vec<Option<i64>> = Vec::new();
-    if runner.scope == RunnerScope::Instance {
-        let order = match fair.order(version) {
-            Some(order) => order,
-            None => {
-                fair.replace(version, fair_snapshot(c).await?);
-                fair.order(version).unwrap_or_default()
-            }
-        };
-        probes.extend(order.into_iter().map(Some));
-    }
-    // Project and group runners, and instance runners whose snapshot had nothing
-    // (jobs queued since): the oldest matching job.
-    probes.push(None);
-    for probe in probes {
-        // A stale queue row (its job no longer pending; this crate never leaves one)
-        // is dropped; retry the same probe a few times.
-        for _ in 0..4 {
-            match attempt(c, &a, probe, deferred).await? {
-                Some(Some((job, project))) => {
-                    if runner.scope == RunnerScope::Instance {
-                        fair.claimed(project);
-                    }
-                    return Ok(Some(Claimed { job, token: token.token }));
-                }
-                Some(None) => continue,
-                None => {
-                    if let Some(project) = probe {
-                        fair.exhausted(project);
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    Ok(None)
 }
 
 pub(crate) async fn count(c: &mut Conn) -> Result<i64> {

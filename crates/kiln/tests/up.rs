@@ -3,7 +3,9 @@
 //! left manual; a project pushed with the printed command runs green; Ctrl-C stops it
 //! cleanly, and a restart keeps everything (no second demo, the same runner). With
 //! `--on-stop cancel`, Ctrl-C cancels a running job: its `after_script` runs and it
-//! ends `canceled`.
+//! ends `canceled`. With a Docker engine, a pushed job with an `image:` runs in a
+//! container and one without on this machine (skipped without an engine, except under
+//! `CI=true`, where scripts/test starts one).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -229,4 +231,60 @@ async fn ctrl_c_with_on_stop_cancel_cancels_running_jobs() {
     assert_eq!(after["status"], "canceled", "{after}");
     let log = api.trace(id, job).await;
     assert!(log.contains("cleaning up after canceled"), "{log}");
+}
+
+const IMAGE_JOBS: &str = r#"
+in-container:
+  image: kiln-test/busybox:1
+  script:
+    - if command -v git; then exit 1; fi
+    - test "$CI_PROJECT_DIR" = /builds/root/my-project
+    - echo "ran in" "the image"
+on-host:
+  script:
+    - command -v git
+    - echo "ran on" "this machine"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_docker_a_job_with_an_image_runs_in_a_container() {
+    let host = kiln_executor_docker::engine::engine_host(None);
+    if let Err(e) = kiln_executor_docker::engine::reachable(&host, Duration::from_secs(10)).await {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and no Docker engine answers: {e}");
+        let note = format!("skipped: no Docker engine answers ({e})\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+        return;
+    }
+    let engine = kiln_executor_docker::testing::engine().await;
+    kiln_executor_docker::testing::busybox_image(&engine).await;
+    let home = tempfile::Builder::new().prefix("kiln-up-").tempdir().unwrap();
+    let data_dir = home.path().join("data");
+    let port = kiln_store::testing::free_port().unwrap();
+    let mut up = Up::start(&data_dir, port);
+    let url = format!("http://127.0.0.1:{port}");
+    let docker = up.wait_line("Docker:");
+    assert!(docker.contains("jobs with an image run in containers"), "{docker}");
+    let token = value_after(&up.wait_line("API token:"), "API token:");
+    let push = up.wait_line("git push ");
+    let api = Api::new(&url, Some(&token));
+    let work = home.path().join("mine");
+    work_tree(&work, &[(".gitlab-ci.yml", IMAGE_JOBS)], "jobs with and without an image");
+    let args: Vec<&str> = push.split_whitespace().collect();
+    let out = git(&work, &args[1..]);
+    assert!(out.status.success(), "{push}: {}", String::from_utf8_lossy(&out.stderr));
+    let (done, jobs) = wait_pipeline(&api, "root/my-project", "the pushed pipeline").await;
+    let described = api.describe("root%2Fmy-project", &jobs).await;
+    assert_eq!(done["status"], "success", "{done}\n{described}");
+    for job in &jobs {
+        let log = api.trace("root%2Fmy-project", job["id"].as_i64().unwrap()).await;
+        match job["name"].as_str() {
+            Some("in-container") => {
+                assert!(log.contains("Using Docker executor with image kiln-test/busybox:1"), "{log}");
+                assert!(log.contains("ran in the image"), "{log}");
+            }
+            Some("on-host") => assert!(log.contains("ran on this machine"), "{log}"),
+            other => panic!("unexpected job {other:?}"),
+        }
+    }
+    assert!(up.interrupt().success());
 }

@@ -1,5 +1,6 @@
-//! `kiln up`: the coordinator (SQLite, local blobs) and a shell runner in one process,
-//! for a first try. The two halves still meet only over HTTP on loopback, exactly as
+//! `kiln up`: the coordinator (SQLite, local blobs) and a runner in one process, for a
+//! first try. The runner runs jobs on this machine, and jobs with an `image:` in
+//! containers when a Docker engine answers at start (see `docker`). The two halves still meet only over HTTP on loopback, exactly as
 //! `kiln server` and `kiln runner` do on two machines.
 //!
 //! First start creates the administrator, a runner, the demo project and an empty
@@ -7,6 +8,7 @@
 //! stops taking jobs and lets running ones finish, or cancels them (see `stop`).
 
 mod demo;
+mod docker;
 mod setup;
 mod stop;
 
@@ -42,6 +44,9 @@ pub(crate) struct UpArgs {
     /// Jobs the runner runs at once (default: the number of CPUs).
     #[arg(long)]
     concurrent: Option<usize>,
+    /// Run every job on this machine, even when a Docker engine answers.
+    #[arg(long)]
+    no_docker: bool,
 }
 
 /// `$XDG_DATA_HOME/kiln`, else `~/.local/share/kiln`, else `./.kiln-data`.
@@ -113,12 +118,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     for r in &mut runner_config.runners {
         r.url.clone_from(&url);
     }
+    let (docker, providers) = docker::enable(&mut runner_config, args.no_docker).await;
     let system_id = kiln_runner::config::load_or_create_system_id(&config_path)?;
     let exe = std::env::current_exe().context("finding the path of the running binary")?;
     let opts = RunOptions {
         config_path: config_path.clone(),
         working_dir: data_dir.join("runner"),
         helper: vec![exe.to_string_lossy().into_owned(), "runner".into(), "helper".into()],
+        providers,
         ..RunOptions::default()
     };
     let (_config_tx, config_rx) = tokio::sync::watch::channel(Arc::new(runner_config.clone()));
@@ -127,7 +134,15 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let runner_task =
         tokio::spawn(kiln_runner::commands::serve(config_rx, system_id, opts, control.clone(), metrics));
 
-    banner(&url, &data_dir, first_start, credentials.as_ref(), runner_config.concurrent(), &config_path);
+    banner(
+        &url,
+        &data_dir,
+        first_start,
+        credentials.as_ref(),
+        runner_config.concurrent(),
+        &config_path,
+        &docker,
+    );
     stop::wait_for_stop(&control, args.on_stop, &database_url, runner_id).await;
     match runner_task.await {
         Ok(Ok(())) => {}
@@ -147,6 +162,7 @@ fn banner(
     credentials: Option<&(String, String, String)>,
     concurrent: usize,
     runner_config: &std::path::Path,
+    docker: &docker::DockerState,
 ) {
     say(&format!("Kiln is up at {url} (data in {}).", data_dir.display()));
     say("");
@@ -169,6 +185,14 @@ fn banner(
         "  Runner:        shell executor, {concurrent} job(s) at once ({})",
         runner_config.display()
     ));
+    match docker {
+        docker::DockerState::On(host) => {
+            say(&format!("  Docker:        jobs with an image run in containers (engine at {host})"))
+        }
+        docker::DockerState::Off(why) => {
+            say(&format!("  Docker:        off, every job runs on this machine ({why})"))
+        }
+    }
     say("");
     let demo = setup::DEMO_PROJECT.replace('/', "%2F");
     say(&format!(

@@ -105,6 +105,15 @@ impl Store {
         crate::db::read_one!(self, |c, q| q::jobs::variables(c, id).await?)
     }
 
+    /// [`Store::job_spec`] and [`Store::job_variables`] in one read: the runner
+    /// payload needs both for every claimed job.
+    pub async fn job_spec_and_variables(
+        &self,
+        id: BuildId,
+    ) -> Result<(serde_json::Value, Vec<kiln_pipeline::JobVariable>)> {
+        crate::db::read_one!(self, |c, q| q::jobs::spec_and_variables(c, id).await?)
+    }
+
     /// The job's state-machine definition.
     pub async fn job_definition(&self, id: BuildId) -> Result<JobDefinition> {
         read_tx!(self, |c, q| q::jobs::definition(c, id).await?)

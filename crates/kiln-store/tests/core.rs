@@ -388,6 +388,8 @@ async fn retry_creates_a_new_job(backend: Backend) {
     assert_eq!(new.user_id, Some(other.id), "a retry runs as the person who retried");
     assert_eq!(new.name, "build");
     assert_eq!(s.job_variables(new.id).await.unwrap(), given, "the retry's variables");
+    let (spec, variables) = s.job_spec_and_variables(new.id).await.unwrap();
+    assert_eq!((spec["name"].as_str(), variables), (Some("build"), given.clone()));
     let first = s.job_by_number(pl.id, JobId(0)).await.unwrap();
     assert!(s.job_variables(first.id).await.unwrap().is_empty());
     // Retrying a retried job is refused by the state machine.

@@ -77,7 +77,8 @@ pub(super) async fn assign(
     claimed: Claimed,
 ) -> ApiResult<Assigned> {
     let Claimed { job, token } = claimed;
-    let spec: JobSpec = match serde_json::from_value(app.store.job_spec(job.id).await?) {
+    let (spec, play_variables) = app.store.job_spec_and_variables(job.id).await?;
+    let spec: JobSpec = match serde_json::from_value(spec) {
         Ok(spec) => spec,
         Err(e) => {
             tracing::error!(job = job.id.0, error = %e, "stored job specification does not parse");
@@ -101,8 +102,7 @@ pub(super) async fn assign(
         tags: runner.tags.clone(),
         maximum_timeout: runner.maximum_timeout.map(i64::unsigned_abs),
     };
-    let play_variables =
-        app.store.job_variables(job.id).await?.into_iter().map(|v| (v.key, v.value)).collect();
+    let play_variables = play_variables.into_iter().map(|v| (v.key, v.value)).collect();
     let started = job.started_at.unwrap_or_else(Millis::now);
     #[allow(clippy::cast_precision_loss)]
     let time_in_queue_seconds = job.queued_at.map(|q| (started.0 - q.0).max(0) as f64 / 1000.0);
@@ -159,15 +159,23 @@ async fn user(app: &App, id: i64) -> Option<UserFacts> {
 }
 
 /// The pipeline's shared facts, from the cache when its jobs are claimed together.
+fn key_of(id: kiln_pipeline::PipelineId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
+}
+
 async fn bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<PipelineBundle>> {
-    let key = i64::try_from(id.0).unwrap_or(i64::MAX);
+    let key = key_of(id);
     let cell = app.runner.pipelines.get_or_put(key, Default::default);
     cell.get_or_try_init(|| load_bundle(app, id)).await.cloned()
 }
 
 async fn load_bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<PipelineBundle>> {
     let pipeline = app.store.pipeline(id).await?;
-    crate::ci::persistent_ref::ensure(app, pipeline.project_id, pipeline.id, &pipeline.sha).await;
+    // Once per pipeline and process: checking the ref runs git, and the bundle is
+    // loaded again every second while the pipeline's jobs are claimed.
+    if app.runner.first_claim_of(key_of(pipeline.id)) {
+        crate::ci::persistent_ref::ensure(app, pipeline.project_id, pipeline.id, &pipeline.sha).await;
+    }
     let project = app.store.project(pipeline.project_id).await?;
     let server = ServerFacts {
         url: app.config.external_url.clone(),

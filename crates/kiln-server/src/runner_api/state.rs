@@ -2,7 +2,7 @@
 //! `last_update`, logs being watched (short trace update intervals), final
 //! updates waiting for their log, and cached instance limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,8 @@ pub(crate) struct RunnerApi {
     /// (One cell per pipeline, so concurrent claims of it build the facts once.)
     pub(crate) pipelines: Ttl<i64, Arc<tokio::sync::OnceCell<Arc<PipelineBundle>>>>,
     pub(crate) users: Ttl<i64, Option<UserFacts>>,
+    /// Pipelines whose persistent ref this process has checked.
+    refs_checked: Mutex<HashSet<i64>>,
 }
 
 /// Below the store's one-minute contact resolution, so contact is still recorded.
@@ -56,6 +58,9 @@ const PIPELINE_TTL: Duration = Duration::from_secs(1);
 
 /// Commits kept at most (the cache is dropped when full: pipelines move on).
 const COMMITS_KEPT: usize = 4096;
+/// Pipelines remembered as having their persistent ref (forgotten all at once
+/// when full: checking again is only slower).
+const REFS_KEPT: usize = 100_000;
 
 impl std::fmt::Debug for RunnerApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,6 +84,7 @@ impl RunnerApi {
             matchers: Ttl::new(MATCHER_TTL, 100_000),
             pipelines: Ttl::new(PIPELINE_TTL, 4096),
             users: Ttl::new(PIPELINE_TTL, 4096),
+            refs_checked: Mutex::new(HashSet::new()),
         }
     }
 
@@ -157,6 +163,16 @@ impl RunnerApi {
             *s = Some((Instant::now(), settings.clone()));
         }
         Ok(settings)
+    }
+
+    /// Whether this is the first time this process hands out a job of the
+    /// pipeline (then its persistent ref is checked).
+    pub(crate) fn first_claim_of(&self, pipeline: i64) -> bool {
+        let Ok(mut checked) = self.refs_checked.lock() else { return true };
+        if checked.len() >= REFS_KEPT {
+            checked.clear();
+        }
+        checked.insert(pipeline)
     }
 
     /// A cached commit.

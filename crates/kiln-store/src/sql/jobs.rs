@@ -128,6 +128,18 @@ pub(crate) async fn variables(c: &mut Conn, id: BuildId) -> Result<Vec<kiln_pipe
     from_json(&vars)
 }
 
+pub(crate) async fn spec_and_variables(
+    c: &mut Conn,
+    id: BuildId,
+) -> Result<(serde_json::Value, Vec<kiln_pipeline::JobVariable>)> {
+    let row = sqlx::query(sqlf!("SELECT d.spec, j.variables FROM {FROM} WHERE j.id = $1"))
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or(Error::NotFound("job"))?;
+    Ok((from_json(&row.try_get::<String, _>("spec")?)?, from_json(&row.try_get::<String, _>("variables")?)?))
+}
+
 pub(crate) async fn definition(c: &mut Conn, id: BuildId) -> Result<JobDefinition> {
     let def: String = sqlx::query_scalar(sqlf!("SELECT d.definition FROM {FROM} WHERE j.id = $1"))
         .bind(id.0)

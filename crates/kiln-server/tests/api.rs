@@ -42,9 +42,19 @@ async fn variables_follow_gitlab_rules() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         body,
-        json!({"variable_type": "env_var", "key": "TOKEN", "value": "s3cr3t-value", "hidden": false, "protected": false,
+        json!({"variable_type": "env_var", "key": "TOKEN", "value": null, "hidden": false, "protected": false,
                "masked": true, "raw": false, "environment_scope": "*", "description": null})
     );
+    // A masked value is never answered back; an update without a value keeps it.
+    let (_, shown) = api.get(&format!("{base}/TOKEN")).await;
+    assert_eq!(shown["value"], json!(null), "{shown}");
+    let (status, _) = api.put(&format!("{base}/TOKEN"), json!({"protected": true})).await;
+    assert_eq!(status, 200);
+    let (status, plain) = api.put(&format!("{base}/TOKEN"), json!({"masked": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(plain["value"], "s3cr3t-value", "{plain}");
+    let (status, _) = api.put(&format!("{base}/TOKEN"), json!({"masked": true})).await;
+    assert_eq!(status, 200);
     // Masking rules, with the reasons.
     let (status, body) = api.post(&base, json!({"key": "SHORT", "value": "a b", "masked": "true"})).await;
     assert_eq!(status, 400);
@@ -75,7 +85,7 @@ async fn variables_follow_gitlab_rules() {
     let (status, body) =
         api.put(&format!("{base}/TOKEN"), json!({"value": "new-secret-value", "protected": true})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["value"].clone(), body["protected"].clone()), (json!("new-secret-value"), json!(true)));
+    assert_eq!((body["value"].clone(), body["protected"].clone()), (json!(null), json!(true)));
     let (status, body) = api.put(&format!("{base}/TOKEN"), json!({"value": "no"})).await;
     assert_eq!(status, 400, "{body}");
     let (status, list) = api.get(&base).await;

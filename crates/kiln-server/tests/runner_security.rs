@@ -138,6 +138,8 @@ async fn security(backend: Backend) {
         format!("/projects/{alpha}/pipelines/{pid}"),
         format!("/projects/{alpha}/pipelines/{pid}/jobs"),
         format!("/projects/{alpha}/pipelines/{pid}/variables"),
+        format!("/projects/{alpha}/variables"),
+        format!("/projects/{alpha}/variables/SECRET"),
         format!("/projects/{alpha}"),
     ] {
         let (status, body) = api.get(&path).await;

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::http::time::iso;
 
-/// `Ci::Variable` (`lib/api/entities/ci/variable.rb`); hidden values are never shown.
+/// `Ci::Variable` (`lib/api/entities/ci/variable.rb`). Hidden values are never
+/// shown, as in GitLab; masked values are not shown either, unlike GitLab,
+/// because a masked value reaches no API answer but the job payload (issue
+/// 4). `value` is `null` for both; an update without a value keeps it.
 #[derive(Debug, Serialize)]
 pub(crate) struct VariableEntity {
     pub(crate) variable_type: String,
@@ -30,7 +33,7 @@ impl From<&Variable> for VariableEntity {
         VariableEntity {
             variable_type: v.variable_type.as_str().to_string(),
             key: v.key.clone(),
-            value: (!v.hidden).then(|| v.value.clone()),
+            value: (!v.hidden && !v.masked).then(|| v.value.clone()),
             hidden: v.hidden,
             protected: v.protected,
             masked: v.masked,

@@ -2,8 +2,12 @@
 //! run by `kiln exec`: every shell-only case whose oracle ran, every test of
 //! it with the options its `expected.txt` gives. The jobs must end as the
 //! case expects and the expected output lines must appear (the name prefix's
-//! padding may differ). Cases with `image:` wait for the Docker executor;
-//! tests that exercise gitlab-ci-local's own features, or where GitLab and
+//! padding may differ). Cases with `image:` run with the Docker executor as
+//! `kiln exec` picks it (jobs with an image in containers) when an engine
+//! answers (required under `CI=true`); images that cannot be pulled here are
+//! busybox stand-ins where busybox is all the scripts need (`gcl::images`), and
+//! a test needing any other image is an exception naming it. Tests that
+//! exercise gitlab-ci-local's own features, or where GitLab and
 //! gitlab-ci-local differ, are exceptions named below with the reason.
 
 mod gcl;
@@ -13,8 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use gcl::images::{STAND_INS, import_stand_ins, job_images, needed};
 use gcl::parse::{Check, Opt, Test, parse};
-use kiln_exec::Mode;
+use kiln_exec::{DockerSupport, Executor, Mode};
 use support::{exec, files_of, git, job_lines, options};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/gitlab-ci-local");
@@ -119,6 +124,31 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "the file's `test-partial` needs `build-multi: [x64]`, which is not a full instance name; GitLab refuses the pipeline (undefined need), gitlab-ci-local widens the selector",
     ),
     (
+        "predefined-variables",
+        "predefined-variables <shell-isolation> --shell-isolation",
+        "the expected CI_PROJECT_DIR is gitlab-ci-local's own build directory (`.gitlab-ci-local-<case>-shell-isolation/builds/<job>`); kiln exec's is `.kiln/builds/<job>`",
+    ),
+    (
+        "rules-changes",
+        "rules:changes (no changes)",
+        "the test mocks gitlab-ci-local's `git diff` to report only `bar` changed; in Kiln the case is a new branch's first push, where GitLab evaluates `rules:changes` to true",
+    ),
+    (
+        "rules-changes",
+        "rules:changes:paths (no changes)",
+        "the test mocks gitlab-ci-local's `git diff` to report only `bar` changed; in Kiln the case is a new branch's first push, where GitLab evaluates `rules:changes` to true",
+    ),
+    (
+        "script-failures",
+        "script-failures <test-job>",
+        "`  > text` lines are gitlab-ci-local's failure summary (the job's last lines without its name)",
+    ),
+    (
+        "script-failures",
+        "script-failures <allow-failure-job>",
+        "`  > text` lines are gitlab-ci-local's failure summary (the job's last lines without its name)",
+    ),
+    (
         "never-needs",
         "never-needs <test-job-optional> --needs",
         "`test-job` needs `never-job`, which rules leave out without `needs:optional`; GitLab refuses the pipeline",
@@ -192,7 +222,25 @@ fn normalize(line: &str) -> String {
     }
 }
 
-fn run_test(case: &Path, name: &str, test: &Test) -> Verdict {
+/// Whether the Docker executor runs this test, or why not.
+fn docker_for(case: &Path, test: &Test, docker: &DockerSupport) -> Result<DockerSupport, String> {
+    let jobs: Vec<String> = strings(test.options.get("job")).iter().map(|j| job_name(j)).collect();
+    let all = test.options.get("needs") == Some(&Opt::Bool(true));
+    let missing: Vec<String> = needed(&job_images(case), &jobs, all)
+        .into_iter()
+        .filter(|i| !STAND_INS.contains(&i.as_str()))
+        .collect();
+    if missing.is_empty() {
+        Ok(docker.clone())
+    } else {
+        Err(format!(
+            "needs the image(s) {}: no registry is reachable here, and busybox does not stand in for them",
+            missing.join(", ")
+        ))
+    }
+}
+
+fn run_test(case: &Path, name: &str, test: &Test, docker: Option<&DockerSupport>) -> Verdict {
     if let Some((_, _, reason)) =
         EXCEPTIONS.iter().find(|(c, t, _)| *c == name && (t.is_empty() || test.title == *t))
     {
@@ -210,6 +258,11 @@ fn run_test(case: &Path, name: &str, test: &Test) -> Verdict {
     if checkable.is_empty() {
         return Verdict::Exception("its assertions are on gitlab-ci-local's own output or state".into());
     }
+    let docker = match docker.map(|d| docker_for(case, test, d)) {
+        Some(Err(why)) => return Verdict::Exception(why),
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("project");
     project(case, &root);
@@ -242,6 +295,13 @@ fn run_test(case: &Path, name: &str, test: &Test) -> Verdict {
         }
     }
     o.mode = Mode::Run;
+    if let Some(d) = docker {
+        o.executor = match test.options.get("forceShellExecutor") {
+            Some(Opt::Bool(true)) => Executor::Shell,
+            _ => Executor::Auto,
+        };
+        o.docker = Some(d);
+    }
     for _ in 1..test.runs {
         let (result, output) = exec(o.clone());
         if let Err(e) = result {
@@ -322,32 +382,55 @@ fn gitlab_ci_local_cases() {
         .filter(|p| p.join("expected.txt").is_file())
         .collect();
     cases.sort();
+    let engine = match support::docker::docker() {
+        Ok(d) => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(import_stand_ins());
+            Some(d)
+        }
+        Err(why) => {
+            let note = format!("Docker cases wait: no Docker engine answers ({why})\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+            None
+        }
+    };
     let mut docker = Vec::new();
-    let mut work: Vec<(PathBuf, String, Test)> = Vec::new();
+    let mut docker_cases = 0;
+    let mut work: Vec<(PathBuf, String, Test, Option<DockerSupport>)> = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         if !oracle_ran(case) {
             continue;
         }
-        if has_image(case) {
-            docker.push(name);
-            continue;
-        }
+        let with = match (has_image(case), &engine) {
+            (false, _) => None,
+            (true, Some(d)) => {
+                docker_cases += 1;
+                Some(d.clone())
+            }
+            (true, None) => {
+                docker.push(name);
+                continue;
+            }
+        };
         for test in parse(&std::fs::read_to_string(case.join("expected.txt")).unwrap()) {
-            work.push((case.clone(), name.clone(), test));
+            work.push((case.clone(), name.clone(), test, with.clone()));
         }
     }
     let only = std::env::var("GCL_CASE").ok();
-    work.retain(|(_, name, _)| only.as_ref().is_none_or(|o| o == name));
-    let results: Mutex<BTreeMap<(String, String), Verdict>> = Mutex::new(BTreeMap::new());
+    work.retain(|(_, name, _, _)| only.as_ref().is_none_or(|o| o == name));
+    let results: Mutex<BTreeMap<(String, String), (Verdict, bool)>> = Mutex::new(BTreeMap::new());
     let queue = Mutex::new(work);
     std::thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| {
                 loop {
-                    let Some((case, name, test)) = queue.lock().unwrap().pop() else { return };
-                    let verdict = run_test(&case, &name, &test);
-                    results.lock().unwrap().insert((name, test.title.clone()), verdict);
+                    let Some((case, name, test, docker)) = queue.lock().unwrap().pop() else { return };
+                    let verdict = run_test(&case, &name, &test, docker.as_ref());
+                    results.lock().unwrap().insert((name, test.title.clone()), (verdict, docker.is_some()));
                 }
             });
         }
@@ -355,21 +438,29 @@ fn gitlab_ci_local_cases() {
     let results = results.into_inner().unwrap();
     let mut report = String::new();
     let (mut pass, mut fail, mut exc) = (0, 0, 0);
-    for ((case, title), v) in &results {
+    // Of those, the tests of cases with `image:` (run with Docker).
+    let (mut d_pass, mut d_fail, mut d_exc) = (0, 0, 0);
+    for ((case, title), (v, with_docker)) in &results {
+        let tag = if *with_docker { " [docker]" } else { "" };
         match v {
-            Verdict::Pass => pass += 1,
+            Verdict::Pass => {
+                pass += 1;
+                d_pass += usize::from(*with_docker);
+            }
             Verdict::Exception(reason) => {
                 exc += 1;
-                report.push_str(&format!("EXCEPTION {case} :: {title}: {reason}\n"));
+                d_exc += usize::from(*with_docker);
+                report.push_str(&format!("EXCEPTION{tag} {case} :: {title}: {reason}\n"));
             }
             Verdict::Fail(why) => {
                 fail += 1;
-                report.push_str(&format!("FAIL {case} :: {title}: {why}\n"));
+                d_fail += usize::from(*with_docker);
+                report.push_str(&format!("FAIL{tag} {case} :: {title}: {why}\n"));
             }
         }
     }
     report.push_str(&format!(
-        "\n{pass} passed, {fail} failed, {exc} exceptions; {} cases wait for the Docker executor: {}\n",
+        "\ngitlab-ci-local tests: {pass} passed, {fail} failed, {exc} exceptions; of them in {docker_cases} cases with image: {d_pass} passed, {d_fail} failed, {d_exc} exceptions; {} cases with image: wait for a Docker engine: {}\n",
         docker.len(),
         docker.join(", ")
     ));

@@ -100,15 +100,15 @@ pub async fn import_busybox_with(
     name
 }
 
-/// `name` (`repo:tag`) as busybox with extra `files`, imported unless the engine has it:
-/// the stand-ins of images that cannot be pulled here.
-pub async fn ensure_busybox(docker: &Docker, name: &str, files: &[(&str, &str)]) -> String {
+/// `name` (`repo:tag`) as busybox with extra `files` and Dockerfile `changes`, imported
+/// unless the engine has it: the stand-ins of images that cannot be pulled here.
+pub async fn ensure_busybox(docker: &Docker, name: &str, changes: &[&str], files: &[(&str, &str)]) -> String {
     if docker.inspect_image(name).await.is_err() {
         let (repo, tag) = match name.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, tag),
             _ => (name, "latest"),
         };
-        import_busybox_with(docker, repo, tag, &[], files).await;
+        import_busybox_with(docker, repo, tag, changes, files).await;
     }
     name.to_string()
 }

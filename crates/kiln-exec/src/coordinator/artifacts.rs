@@ -26,7 +26,7 @@ pub const MAX_DOTENV_VARIABLES: usize = 20;
 /// one with the same key.
 pub fn parse_dotenv_gzip(gz: &[u8]) -> Result<Vec<(String, String)>, DotenvError> {
     let mut text = String::new();
-    flate2::read::GzDecoder::new(gz)
+    flate2::read::MultiGzDecoder::new(gz)
         .read_to_string(&mut text)
         .map_err(|e| DotenvError::Gzip(e.to_string()))?;
     parse_dotenv(&text)

@@ -1,3 +1,4 @@
 //! Support for the gitlab-ci-local conformance run.
 
+pub(crate) mod images;
 pub(crate) mod parse;

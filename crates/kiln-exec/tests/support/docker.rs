@@ -47,5 +47,5 @@ async fn stand_ins() {
     let docker = kiln_executor_docker::testing::engine().await;
     busybox_image(&docker).await;
     service_image(&docker, 8080).await;
-    ensure_busybox(&docker, "kiln-test/marker:1", &[MARKER]).await;
+    ensure_busybox(&docker, "kiln-test/marker:1", &[], &[MARKER]).await;
 }

@@ -3,6 +3,7 @@
 # needs and artifacts: wall time and peak memory, side by side.
 #
 #   crates/kiln-exec/benches/vs_gcl.sh [RUNS]       (default RUNS=5, plus one warm-up each)
+#   KILN_BIN=/path/to/kiln crates/kiln-exec/benches/vs_gcl.sh [RUNS]   (no build)
 #
 # Installs node 22 and gitlab-ci-local with npm into $GCL_DIR (default
 # /tmp/kiln-bench-gcl, reused when present) and needs rsync (gitlab-ci-local's shell
@@ -19,9 +20,14 @@ if [ ! -x "$gcl_dir/node_modules/.bin/gitlab-ci-local" ]; then
     mkdir -p "$gcl_dir"
     (cd "$gcl_dir" && npm install --no-audit --no-fund node@22 gitlab-ci-local >&2)
 fi
-(cd "$repo" && cargo build --release -p kiln >&2)
+# KILN_BIN: a kiln binary built elsewhere (a snapshot's own target dir), used as is.
+kiln_bin="${KILN_BIN:-}"
+if [ -z "$kiln_bin" ]; then
+    (cd "$repo" && cargo build --release -p kiln >&2)
+    kiln_bin="$repo/target/release/kiln"
+fi
 
 exec python3 "$here/vs_gcl.py" \
-    --kiln "$repo/target/release/kiln" \
+    --kiln "$kiln_bin" \
     --gcl-bin "$gcl_dir/node_modules/.bin" \
     --runs "$runs"

@@ -58,6 +58,25 @@ fn run(cmd: &mut Command) -> Result<String, SnapshotError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
+/// [`run`] with `input` on standard input.
+fn run_with_input(cmd: &mut Command, input: &[u8]) -> Result<String, SnapshotError> {
+    use std::io::Write;
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(SnapshotError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).map_err(SnapshotError::Spawn)?;
+    }
+    let out = child.wait_with_output().map_err(SnapshotError::Spawn)?;
+    if !out.status.success() {
+        let args = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        return Err(SnapshotError::Git {
+            args,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
 fn git_in(root: &Path) -> Command {
     let mut c = Command::new("git");
     c.arg("-C").arg(root);
@@ -82,21 +101,31 @@ pub fn take(root: &Path, kiln_dir: &Path, refs: &[String]) -> Result<Snapshot, S
     if !repo.join("HEAD").is_file() {
         run(Command::new("git").args(["init", "--bare", "-q"]).arg(&repo))?;
     }
-    let objects = run(git_in(root).args(["rev-parse", "--path-format=absolute", "--git-path", "objects"]))?;
+    // One git process for the three paths (each process is a few milliseconds of startup).
+    let paths = run(git_in(root).args([
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-path",
+        "objects",
+        "--git-path",
+        "index",
+        "--git-path",
+        "info/exclude",
+    ]))?;
+    let mut paths = paths.lines();
+    let (objects, main_index, exclude) = (
+        paths.next().unwrap_or_default(),
+        paths.next().unwrap_or_default(),
+        paths.next().unwrap_or_default(),
+    );
     let alternates = repo.join("objects/info/alternates");
     std::fs::write(&alternates, format!("{objects}\n")).map_err(io(&alternates))?;
     let index = repo.join("kiln-index");
-    if !index.is_file() {
-        let main_index =
-            run(git_in(root).args(["rev-parse", "--path-format=absolute", "--git-path", "index"]))?;
-        if Path::new(&main_index).is_file() {
-            std::fs::copy(&main_index, &index).map_err(io(&index))?;
-        }
+    if !index.is_file() && !main_index.is_empty() && Path::new(main_index).is_file() {
+        std::fs::copy(main_index, &index).map_err(io(&index))?;
     }
     // The project's own excludes apply, and `.kiln` itself is never part of the tree.
-    let exclude =
-        run(git_in(root).args(["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"]))?;
-    let mut excludes = std::fs::read_to_string(&exclude).unwrap_or_default();
+    let mut excludes = std::fs::read_to_string(exclude).unwrap_or_default();
     excludes.push_str("\n/.kiln/\n");
     let info = repo.join("info");
     std::fs::create_dir_all(&info).map_err(io(&info))?;
@@ -106,11 +135,16 @@ pub fn take(root: &Path, kiln_dir: &Path, refs: &[String]) -> Result<Snapshot, S
     add.args(["add", "-A", "--ignore-errors"]);
     run(&mut add)?;
     let tree = run(snap(&repo, root, &index).args(["write-tree"]))?;
-    let head = run(git_in(root).args(["rev-parse", "-q", "--verify", "HEAD^{commit}"]))
-        .ok()
-        .filter(|s| !s.is_empty());
-    let head_tree =
-        head.as_ref().and_then(|h| run(git_in(root).args(["rev-parse", &format!("{h}^{{tree}}")])).ok());
+    // `HEAD` and its tree at once; an unborn `HEAD` fails, and then there is neither.
+    // (`--` keeps a file named like a revision from making them ambiguous; it is echoed last.)
+    let (head, head_tree) = match run(git_in(root).args(["rev-parse", "HEAD^{commit}", "HEAD^{tree}", "--"]))
+    {
+        Ok(out) => {
+            let mut lines = out.lines().map(str::to_string);
+            (lines.next().filter(|s| !s.is_empty()), lines.next().filter(|s| !s.is_empty()))
+        }
+        Err(_) => (None, None),
+    };
     let (sha, dirty) = if head_tree.as_deref() == Some(tree.as_str()) {
         (head.clone().unwrap_or_default(), false)
     } else {
@@ -138,8 +172,11 @@ pub fn take(root: &Path, kiln_dir: &Path, refs: &[String]) -> Result<Snapshot, S
         }
         (run(&mut commit)?, true)
     };
-    for r in refs {
-        run(snap(&repo, root, &index).args(["update-ref", r, &sha]))?;
+    if !refs.is_empty() {
+        let mut update = snap(&repo, root, &index);
+        update.args(["update-ref", "--stdin"]).stdin(std::process::Stdio::piped());
+        let commands: String = refs.iter().map(|r| format!("update {r} {sha}\n")).collect();
+        run_with_input(&mut update, commands.as_bytes())?;
     }
     Ok(Snapshot { repository: repo, sha, head, dirty })
 }

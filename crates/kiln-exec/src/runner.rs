@@ -45,10 +45,14 @@ pub struct RunnerSetup {
 }
 
 /// `[runners.docker]` for `kiln exec`: the default image, `if-not-present` (a
-/// local run works offline with local images), and `.kiln/tmp` mounted where
-/// the jobs' `TMPDIR` says it is.
+/// local run works offline with local images), `.kiln/tmp` mounted where the
+/// jobs' `TMPDIR` says it is, and `disable_cache`: each run's runner has a new
+/// token, so a job directory kept for the next fetch (named after the token)
+/// would never be used again; the job's host directory under
+/// `.kiln/builds-docker` goes when the job ends.
 fn docker_table(image: &str, tmp: &Path) -> toml::Table {
     let mut t = toml::Table::new();
+    t.insert("disable_cache".into(), true.into());
     t.insert("image".into(), image.into());
     t.insert("pull_policy".into(), toml::Value::Array(vec!["if-not-present".into()]));
     let tmp = tmp.display();

@@ -2,8 +2,9 @@
 //! docker --docker-image ...` writes `[runners.docker]`, and `kiln runner run` with that
 //! configuration runs a job in the image against a coordinator on loopback, with the
 //! `kiln` binary itself as the helper of the host-side stages (artifacts). `kiln exec`
-//! runs a job with an image in a container, and with `--executor docker` but no engine
-//! exits 2 saying why. Needs the Docker engine (scripts/test starts it).
+//! runs a job with an image in a container (leaving nothing of it behind), Ctrl-C
+//! cancels it with its `after_script` and removes its container, and with `--executor
+//! docker` but no engine it exits 2 saying why. Needs the Docker engine (scripts/test starts it).
 
 #[path = "../../kiln-runner/tests/support/mod.rs"]
 mod coord;
@@ -148,6 +149,13 @@ fn registering_a_docker_runner_needs_an_image() {
 
 /// A committed project whose pipeline has a job with an image.
 fn exec_project() -> tempfile::TempDir {
+    exec_project_with(
+        "in-image:\n  image: kiln-test/busybox:1\n  script:\n    - if command -v git; then exit 1; fi\n",
+    )
+}
+
+/// A committed project with this pipeline.
+fn exec_project_with(pipeline: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
         let out = Command::new("git").args(args).current_dir(dir.path()).output().unwrap();
@@ -156,11 +164,7 @@ fn exec_project() -> tempfile::TempDir {
     git(&["init", "-q", "-b", "main"]);
     git(&["config", "user.email", "dev@example.com"]);
     git(&["config", "user.name", "Dev"]);
-    std::fs::write(
-        dir.path().join(".gitlab-ci.yml"),
-        "in-image:\n  image: kiln-test/busybox:1\n  script:\n    - if command -v git; then exit 1; fi\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(".gitlab-ci.yml"), pipeline).unwrap();
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "first"]);
     dir
@@ -209,4 +213,62 @@ async fn kiln_exec_runs_a_job_with_an_image_in_a_container() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["jobs"][0]["status"], "success", "{report}");
+    // The job's host directory went with the job.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join(".kiln/builds-docker")).unwrap().collect();
+    assert!(left.is_empty(), "left in .kiln/builds-docker: {left:?}");
+}
+
+const SLEEPER: &str = r#"
+sleeper:
+  image: kiln-test/busybox:1
+  script:
+    - echo "sleeper" "started"
+    - sleep 300
+  after_script:
+    - echo "after_script saw" "$CI_JOB_STATUS"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_a_container_job_with_its_after_script_and_removes_the_container() {
+    let docker = engine().await;
+    busybox_image(&docker).await;
+    let dir = exec_project_with(SLEEPER);
+    let log = dir.path().join(".kiln-exec.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("exec")
+        .current_dir(dir.path())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !read().contains("sleeper started") {
+        assert!(Instant::now() < deadline, "the job never started:\n{}", read());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kiln exec did not stop:\n{}", read());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let out = read();
+    assert_eq!(code, Some(130), "{out}");
+    assert!(out.contains("after_script saw canceled"), "{out}");
+    // The runner's short token names its containers: `on kiln-exec <short>,`.
+    let short = out
+        .split("on kiln-exec ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no runner line:\n{out}"));
+    let (containers, networks) = leftovers(&docker, short).await;
+    assert!(containers.is_empty() && networks.is_empty(), "left: {containers:?} {networks:?}");
 }

@@ -446,6 +446,9 @@ fn gitlab_ci_local_cases() {
             Verdict::Pass => {
                 pass += 1;
                 d_pass += usize::from(*with_docker);
+                if *with_docker {
+                    report.push_str(&format!("PASS{tag} {case} :: {title}\n"));
+                }
             }
             Verdict::Exception(reason) => {
                 exc += 1;

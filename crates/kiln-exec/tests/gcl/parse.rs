@@ -170,7 +170,12 @@ pub(crate) fn parse(text: &str) -> Vec<Test> {
                 arrays.insert(name.clone(), std::mem::take(items));
                 collecting = None;
             } else {
-                items.extend(quoted(t));
+                let marked = quoted(t);
+                // A plain string literal item (with `noColor` there is no markup to strip).
+                match string_literal(t.trim_end_matches(',')) {
+                    Some(plain) if marked.is_empty() => items.push(plain),
+                    _ => items.extend(marked),
+                }
             }
             continue;
         }

@@ -107,6 +107,8 @@ impl Runner {
             // Never created: there is no file to rewrite on token rotation.
             config_path: setup.kiln_dir.join("runner.toml"),
             working_dir: setup.kiln_dir.clone(),
+            // Job logs are buffered under `.kiln/` too, not in the system's temp dir.
+            trace_dir: Some(setup.kiln_dir.join("tmp")),
             helper: setup.helper.clone(),
             providers: providers(&setup.choice),
             trace_settings: TraceSettings {

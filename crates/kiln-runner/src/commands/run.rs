@@ -58,6 +58,9 @@ pub struct RunOptions {
     pub wait_timeout: Option<Duration>,
     /// Called with every finished job (tests, `run-single`).
     pub on_job: Option<Arc<dyn Fn(JobReport) + Send + Sync>>,
+    /// Where job logs are buffered while they stream (an unnamed file each); the system's
+    /// temporary directory when `None`. `kiln exec` keeps them under `.kiln/`.
+    pub trace_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -382,6 +385,7 @@ async fn feed(shared: Arc<Shared>, handle: Arc<RunnerHandle>, slot: usize) {
                     trace_settings: shared.opts.trace_settings,
                     metrics: shared.metrics.clone(),
                     info_features: features,
+                    trace_dir: shared.opts.trace_dir.clone(),
                 };
                 let shared2 = shared.clone();
                 let handle = handle.clone();

@@ -35,6 +35,8 @@ pub struct WorkerContext {
     pub trace_settings: TraceSettings,
     pub metrics: Arc<Metrics>,
     pub info_features: FeaturesInfo,
+    /// Where job logs are buffered while they stream ([`crate::trace::TraceOptions::dir`]).
+    pub trace_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for WorkerContext {
@@ -64,6 +66,7 @@ pub async fn process_job(
         sections: job.features.trace_sections,
         timestamps: feature_flag(&job, &runner, FeatureFlag::Timestamps),
         clock: crate::trace::system_clock,
+        dir: ctx.trace_dir.clone(),
     }) {
         Ok(t) => Arc::new(t),
         Err(e) => {

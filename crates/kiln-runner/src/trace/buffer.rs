@@ -24,15 +24,14 @@ pub struct TraceBuffer {
 }
 
 impl TraceBuffer {
-    /// A new, empty buffer that accepts `limit` bytes of output.
-    pub fn new(limit: u64) -> std::io::Result<TraceBuffer> {
-        Ok(TraceBuffer {
-            file: tempfile::tempfile()?,
-            size: 0,
-            limit,
-            limit_hit: false,
-            crc: crc32fast::Hasher::new(),
-        })
+    /// A new, empty buffer that accepts `limit` bytes of output: an unnamed file in `dir`,
+    /// or in the system's temporary directory.
+    pub fn new(limit: u64, dir: Option<&std::path::Path>) -> std::io::Result<TraceBuffer> {
+        let file = match dir {
+            Some(dir) => tempfile::tempfile_in(dir)?,
+            None => tempfile::tempfile()?,
+        };
+        Ok(TraceBuffer { file, size: 0, limit, limit_hit: false, crc: crc32fast::Hasher::new() })
     }
 
     fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -111,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_limit_cuts_and_notices_like_gitlab_runner() {
-        let mut b = TraceBuffer::new(10).unwrap();
+        let mut b = TraceBuffer::new(10, None).unwrap();
         for _ in 0..100 {
             b.write(b"This is the trace message\n").unwrap();
         }
@@ -125,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_cut_does_not_split_a_character() {
-        let mut b = TraceBuffer::new(5).unwrap();
+        let mut b = TraceBuffer::new(5, None).unwrap();
         b.write("abc\u{2713}d".as_bytes()).unwrap();
         let content = read_range(&b.reader().unwrap(), 0, 1000).unwrap();
         assert!(content.starts_with(b"abc\n\x1b[33;1mJob's log exceeded limit of 5 bytes."), "{content:?}");

@@ -62,6 +62,9 @@ pub struct TraceOptions {
     pub timestamps: bool,
     /// Where timestamps come from (the system clock outside tests).
     pub clock: Clock,
+    /// Where the log is buffered (an unnamed file); the system's temporary directory
+    /// when `None`.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Default for TraceOptions {
@@ -72,6 +75,7 @@ impl Default for TraceOptions {
             sections: true,
             timestamps: false,
             clock: system_clock,
+            dir: None,
         }
     }
 }
@@ -163,7 +167,7 @@ impl std::fmt::Debug for JobTrace {
 impl JobTrace {
     /// A new, empty log.
     pub fn new(options: TraceOptions) -> std::io::Result<JobTrace> {
-        let buffer = TraceBuffer::new(options.limit)?;
+        let buffer = TraceBuffer::new(options.limit, options.dir.as_deref())?;
         let reader = buffer.reader()?;
         let runner = StreamFilter::new(&options, STREAM_EXECUTOR, StreamKind::Stdout);
         Ok(JobTrace {

@@ -109,10 +109,14 @@ impl DockerExecutor {
         let host = self.host.clone().ok_or_else(|| system("the docker executor was not configured"))?;
         std::fs::create_dir_all(&host.path)
             .map_err(|e| system(format!("failed to create {}: {e}", host.path.display())))?;
+        // Beside the job's directory, not in it (the container does not see the host
+        // stages' scripts) and not in the system's temp dir (`kiln exec` writes only
+        // under `.kiln/`); removed at cleanup.
+        let beside = host.path.parent().unwrap_or(&host.path);
         self.scripts = Some(
             tempfile::Builder::new()
-                .prefix("kiln-docker-")
-                .tempdir()
+                .prefix(&format!("{}.scripts-", self.run))
+                .tempdir_in(beside)
                 .map_err(|e| system(format!("failed to create the script directory: {e}")))?,
         );
         let labels = self.labels(&job, &setup.runner.short_token());

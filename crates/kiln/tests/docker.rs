@@ -202,9 +202,19 @@ async fn kiln_exec_runs_a_job_with_an_image_in_a_container() {
     busybox_image(&docker).await;
     let dir = exec_project();
     let host = kiln_executor_docker::engine::engine_host(None);
+    // The system's temporary directory is outside `.kiln/`: nothing may land there.
+    let tmp = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking({
-        let path = dir.path().to_path_buf();
-        move || kiln_exec(&path, &host, &["--report", "report.json"])
+        let (path, tmp) = (dir.path().to_path_buf(), tmp.path().to_path_buf());
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_kiln"))
+                .args(["exec", "--report", "report.json"])
+                .current_dir(&path)
+                .env("DOCKER_HOST", &host)
+                .env("TMPDIR", &tmp)
+                .output()
+                .unwrap()
+        }
     })
     .await
     .unwrap();
@@ -216,6 +226,8 @@ async fn kiln_exec_runs_a_job_with_an_image_in_a_container() {
     // The job's host directory went with the job.
     let left: Vec<_> = std::fs::read_dir(dir.path().join(".kiln/builds-docker")).unwrap().collect();
     assert!(left.is_empty(), "left in .kiln/builds-docker: {left:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "written to TMPDIR: {left:?}");
 }
 
 const SLEEPER: &str = r#"

@@ -79,7 +79,9 @@ fn fetch(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, clone: bool) {
         w.rm_dir(dir);
     }
     w.mkdir(&template);
-    w.command("git", &["config", "-f", &format!("{template}/config"), "fetch.recurseSubmodules", "false"]);
+    // What `git config -f <template>/config fetch.recurseSubmodules false` writes, without a
+    // git process: the template holds nothing else.
+    w.write_file(&format!("{template}/config"), "[fetch]\n\trecurseSubmodules = false\n");
     let lfs_skip = ctx.var("GIT_LFS_SKIP_SMUDGE").is_none();
     if lfs_skip {
         w.variable("GIT_LFS_SKIP_SMUDGE", "1");

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use gcl::images::{STAND_INS, import_stand_ins, job_images, needed};
+use gcl::images::{STAND_INS, import_stand_ins, job_images, job_needs, needed};
 use gcl::parse::{Check, Opt, Test, parse};
 use kiln_exec::{DockerSupport, Executor, Mode};
 use support::{exec, files_of, git, job_lines, options};
@@ -124,6 +124,11 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "the file's `test-partial` needs `build-multi: [x64]`, which is not a full instance name; GitLab refuses the pipeline (undefined need), gitlab-ci-local widens the selector",
     ),
     (
+        "cache-key-files",
+        "cache-key-files <consume-cache> --shell-isolation --needs",
+        "GitLab does not expand variables in `cache:key:files` (\"CI/CD variables are not supported\"), so the producer's `$PACKAGE` names no file and its key differs from the consumer's; gitlab-ci-local expands it",
+    ),
+    (
         "predefined-variables",
         "predefined-variables <shell-isolation> --shell-isolation",
         "the expected CI_PROJECT_DIR is gitlab-ci-local's own build directory (`.gitlab-ci-local-<case>-shell-isolation/builds/<job>`); kiln exec's is `.kiln/builds/<job>`",
@@ -225,8 +230,9 @@ fn normalize(line: &str) -> String {
 /// Whether the Docker executor runs this test, or why not.
 fn docker_for(case: &Path, test: &Test, docker: &DockerSupport) -> Result<DockerSupport, String> {
     let jobs: Vec<String> = strings(test.options.get("job")).iter().map(|j| job_name(j)).collect();
-    let all = test.options.get("needs") == Some(&Opt::Bool(true));
-    let missing: Vec<String> = needed(&job_images(case), &jobs, all)
+    let with_needs = test.options.get("needs") == Some(&Opt::Bool(true))
+        || test.options.get("onlyNeeds") == Some(&Opt::Bool(true));
+    let missing: Vec<String> = needed(&job_images(case), &job_needs(case), &jobs, with_needs)
         .into_iter()
         .filter(|i| !STAND_INS.contains(&i.as_str()))
         .collect();

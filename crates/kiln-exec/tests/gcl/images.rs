@@ -70,17 +70,110 @@ pub(crate) fn job_images(case: &Path) -> BTreeMap<String, BTreeSet<String>> {
     images
 }
 
-/// The images a run of `jobs` (all jobs when empty or `all`) needs.
+/// A job's stage and `needs:` (`None`: every job of the earlier stages).
+#[derive(Debug, Default)]
+pub(crate) struct Needs {
+    stages: Vec<String>,
+    jobs: BTreeMap<String, (String, Option<Vec<String>>)>,
+}
+
+/// The stages and each job's stage and needs, from the oracle's `preview.yml`.
+pub(crate) fn job_needs(case: &Path) -> Needs {
+    let text = std::fs::read_to_string(case.join("oracle/preview.yml")).unwrap_or_default();
+    let mut needs = Needs::default();
+    let mut job: Option<String> = None;
+    let mut list: Option<&str> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        let indent = line.len() - line.trim_start().len();
+        if t.is_empty() || t == "---" {
+            continue;
+        }
+        if indent == 0 {
+            job = t.strip_suffix(':').map(unquote);
+            list = (t == "stages:").then_some("stages");
+            if let Some(j) = &job
+                && j != "stages"
+            {
+                needs.jobs.insert(j.clone(), ("test".into(), None));
+            }
+            continue;
+        }
+        if list == Some("stages") {
+            if let Some(stage) = t.strip_prefix("- ") {
+                needs.stages.push(unquote(stage));
+            }
+            continue;
+        }
+        let Some(entry) = job.as_ref().and_then(|j| needs.jobs.get_mut(j)) else { continue };
+        if indent == 2 {
+            list = None;
+            if let Some(stage) = t.strip_prefix("stage:") {
+                entry.0 = unquote(stage);
+            } else if t == "needs: []" {
+                entry.1 = Some(Vec::new());
+            } else if t == "needs:" {
+                entry.1 = Some(Vec::new());
+                list = Some("needs");
+            }
+        } else if list == Some("needs") && indent == 4 {
+            let item = t.strip_prefix("- ").unwrap_or(t);
+            let name = item.strip_prefix("job:").unwrap_or(item);
+            if let Some(n) = entry.1.as_mut() {
+                n.push(unquote(name));
+            }
+        }
+    }
+    needs
+}
+
+impl Needs {
+    /// `jobs` with what they need, transitively (GitLab's `--needs` selection).
+    fn closure(&self, jobs: &[String]) -> BTreeSet<String> {
+        let position = |stage: &str| self.stages.iter().position(|s| s == stage).unwrap_or(usize::MAX);
+        let mut out = BTreeSet::new();
+        let mut todo: Vec<String> = jobs.to_vec();
+        while let Some(j) = todo.pop() {
+            if !out.insert(j.clone()) {
+                continue;
+            }
+            match self.jobs.get(&j) {
+                Some((_, Some(needs))) => todo.extend(needs.iter().cloned()),
+                Some((stage, None)) => {
+                    let mine = position(stage);
+                    todo.extend(
+                        self.jobs
+                            .iter()
+                            .filter(|(_, (s, _))| position(s) < mine)
+                            .map(|(name, _)| name.clone()),
+                    );
+                }
+                None => {}
+            }
+        }
+        out
+    }
+}
+
+/// The images a run of `jobs` (all jobs when empty) needs; with `with_needs`,
+/// those of the jobs they need too.
 pub(crate) fn needed(
     images: &BTreeMap<String, BTreeSet<String>>,
+    needs: &Needs,
     jobs: &[String],
-    all: bool,
+    with_needs: bool,
 ) -> BTreeSet<String> {
+    let named =
+        |job: &str, jobs: &[String]| jobs.iter().any(|j| j == job || job.starts_with(&format!("{j} ")));
+    let selected: Vec<String> = if with_needs {
+        let bases: Vec<String> = needs.jobs.keys().filter(|k| named(k, jobs)).cloned().collect();
+        needs.closure(&bases).into_iter().collect()
+    } else {
+        jobs.to_vec()
+    };
     images
         .iter()
-        .filter(|(job, _)| {
-            all || jobs.is_empty() || jobs.iter().any(|j| j == *job || job.starts_with(&format!("{j} ")))
-        })
+        .filter(|(job, _)| jobs.is_empty() || named(job, &selected))
         .flat_map(|(_, i)| i.iter().cloned())
         .collect()
 }

@@ -114,6 +114,13 @@ impl Store {
         crate::db::read_one!(self, |c, q| q::jobs::spec_and_variables(c, id).await?)
     }
 
+    /// The lowest stage index of the pipeline's jobs (`None`: no jobs). A job in
+    /// that stage has no earlier-stage jobs to download artifacts from, so the
+    /// runner payload can skip loading the whole pipeline for it.
+    pub async fn first_stage_index(&self, pipeline: kiln_pipeline::PipelineId) -> Result<Option<u32>> {
+        crate::db::read_one!(self, |c, q| q::jobs::first_stage_index(c, pipeline).await?)
+    }
+
     /// The job's state-machine definition.
     pub async fn job_definition(&self, id: BuildId) -> Result<JobDefinition> {
         read_tx!(self, |c, q| q::jobs::definition(c, id).await?)

@@ -320,6 +320,9 @@ async fn claimed_job_runs_with_a_job_token(backend: Backend) {
             .await
             .unwrap()
     );
+    assert_eq!(s.first_stage_index(pl.id).await.unwrap(), Some(0));
+    let later = started_pipeline(s, &p, &owner, vec![job("deploy", 3, &[]), job("notify", 2, &[])]).await;
+    assert_eq!(s.first_stage_index(later.id).await.unwrap(), Some(2));
     let claimed = s.claim_job(&m, true, Millis::now()).await.unwrap().unwrap();
     assert!(claimed.token.starts_with("glcbt-"));
     assert_eq!(s.job_by_token(&claimed.token).await.unwrap().id, claimed.job.id);

@@ -113,7 +113,7 @@ pub(super) async fn assign(
         play_variables,
         time_in_queue_seconds,
     };
-    let dependencies = if may_have_dependencies(&spec) {
+    let dependencies = if may_have_dependencies(&spec, job.stage_idx, bundle.first_stage) {
         let state = app.store.pipeline_state(job.pipeline_id).await?;
         dependencies(app, &state, &job).await?
     } else {
@@ -142,6 +142,9 @@ pub(crate) struct PipelineBundle {
     variables: VariableSources,
     /// The pipeline's user (jobs may run as someone else after a play or retry).
     user: Option<i64>,
+    /// The lowest stage index of its jobs (retries stay in their stage, so this
+    /// does not change).
+    first_stage: Option<u32>,
 }
 
 async fn user(app: &App, id: i64) -> Option<UserFacts> {
@@ -210,6 +213,7 @@ async fn load_bundle(app: &App, id: kiln_pipeline::PipelineId) -> ApiResult<Arc<
         pipeline: pipeline_facts(app, &pipeline).await?,
         variables: variable_sources(app, &pipeline).await?,
         user: pipeline.user_id.map(|u| u.0),
+        first_stage: app.store.first_stage_index(pipeline.id).await?,
     }))
 }
 
@@ -285,14 +289,16 @@ async fn variable_sources(app: &App, pipeline: &Pipeline) -> ApiResult<VariableS
 }
 
 /// Whether the job can download anyone's artifacts (`dependencies_of` is empty
-/// otherwise), which spares loading the whole pipeline for most jobs.
-fn may_have_dependencies(spec: &JobSpec) -> bool {
+/// otherwise), which spares loading the whole pipeline for most jobs: without
+/// `needs`, a job downloads from earlier stages' jobs, and a job in the
+/// pipeline's first stage has none.
+fn may_have_dependencies(spec: &JobSpec, stage: u32, first_stage: Option<u32>) -> bool {
     if spec.dependencies.as_ref().is_some_and(Vec::is_empty) {
         return false;
     }
     match &spec.needs {
         Some(needs) => needs.iter().any(|n| n.artifacts),
-        None => spec.stage_index > 0,
+        None => spec.stage_index > 0 && first_stage.is_none_or(|first| stage > first),
     }
 }
 

@@ -140,6 +140,14 @@ pub(crate) async fn spec_and_variables(
     Ok((from_json(&row.try_get::<String, _>("spec")?)?, from_json(&row.try_get::<String, _>("variables")?)?))
 }
 
+pub(crate) async fn first_stage_index(c: &mut Conn, pipeline: PipelineId) -> Result<Option<u32>> {
+    let first: Option<i64> = sqlx::query_scalar("SELECT MIN(stage_idx) FROM jobs WHERE pipeline_id = $1")
+        .bind(pipeline_db(pipeline))
+        .fetch_one(&mut *c)
+        .await?;
+    first.map(|i| to_u32(i, "stage index")).transpose()
+}
+
 pub(crate) async fn definition(c: &mut Conn, id: BuildId) -> Result<JobDefinition> {
     let def: String = sqlx::query_scalar(sqlf!("SELECT d.definition FROM {FROM} WHERE j.id = $1"))
         .bind(id.0)

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use gcl::images::{STAND_INS, import_stand_ins, job_images, job_needs, needed};
+use gcl::images::{STAND_INS, import_stand_ins, job_images, job_needs, needed, remove_stand_ins};
 use gcl::parse::{Check, Opt, Test, parse};
 use kiln_exec::{DockerSupport, Executor, Mode};
 use support::{exec, files_of, git, job_lines, options};
@@ -388,13 +388,11 @@ fn gitlab_ci_local_cases() {
         .filter(|p| p.join("expected.txt").is_file())
         .collect();
     cases.sort();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut imported = Vec::new();
     let engine = match support::docker::docker() {
         Ok(d) => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(import_stand_ins());
+            imported = runtime.block_on(import_stand_ins());
             Some(d)
         }
         Err(why) => {
@@ -441,6 +439,7 @@ fn gitlab_ci_local_cases() {
             });
         }
     });
+    runtime.block_on(remove_stand_ins(&imported));
     let results = results.into_inner().unwrap();
     let mut report = String::new();
     let (mut pass, mut fail, mut exc) = (0, 0, 0);

@@ -113,6 +113,16 @@ pub async fn ensure_busybox(docker: &Docker, name: &str, changes: &[&str], files
     name.to_string()
 }
 
+/// Removes an image by name (a stand-in a test imported), ignoring errors.
+pub async fn remove_image(docker: &Docker, name: &str) {
+    let _ = docker.remove_image(name, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+}
+
+/// Whether the engine has an image of this name.
+pub async fn has_image(docker: &Docker, name: &str) -> bool {
+    docker.inspect_image(name).await.is_ok()
+}
+
 /// The busybox image every test job uses (imported once per engine).
 pub async fn busybox_image(docker: &Docker) -> String {
     let name = "kiln-test/busybox:1";

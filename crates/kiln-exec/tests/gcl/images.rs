@@ -178,12 +178,28 @@ pub(crate) fn needed(
         .collect()
 }
 
-/// Imports the stand-ins the engine does not have yet.
-pub(crate) async fn import_stand_ins() {
+/// Imports the stand-ins the engine does not have yet; returns their names, for
+/// [`remove_stand_ins`].
+pub(crate) async fn import_stand_ins() -> Vec<String> {
     let docker = kiln_executor_docker::testing::engine().await;
+    let mut imported = Vec::new();
     for name in STAND_INS {
+        if kiln_executor_docker::testing::has_image(&docker, name).await {
+            continue;
+        }
         // As busybox's and alpine's own images: a shell when no command is given
         // (a service of such an image runs it and idles).
         kiln_executor_docker::testing::ensure_busybox(&docker, name, &["CMD [\"sh\"]"], &[]).await;
+        imported.push((*name).to_string());
+    }
+    imported
+}
+
+/// Removes the stand-ins this run imported, so that no busybox stays on the machine
+/// under a real image's name (a later `kiln exec` would take it for that image).
+pub(crate) async fn remove_stand_ins(names: &[String]) {
+    let docker = kiln_executor_docker::testing::engine().await;
+    for name in names {
+        kiln_executor_docker::testing::remove_image(&docker, name).await;
     }
 }

@@ -164,6 +164,10 @@ impl PerJobExecutor {
 
 #[async_trait]
 impl Executor for PerJobExecutor {
+    fn name_for(&self, job: &kiln_api::JobResponse) -> Option<&'static str> {
+        Some(if has_image(job) { "docker" } else { "shell" })
+    }
+
     async fn configure(&mut self, setup: &JobSetup) -> Result<Environment, ExecError> {
         let chosen = if has_image(&setup.job) {
             self.docker.take()

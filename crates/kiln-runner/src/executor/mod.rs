@@ -132,6 +132,11 @@ pub struct ExecutorCommand {
 /// One job's lifecycle on an executor.
 #[async_trait]
 pub trait Executor: Send {
+    /// The executor the job log names in "Preparing the ... executor", when
+    /// it is not the runner's configured one (an executor that picks per job).
+    fn name_for(&self, _job: &JobResponse) -> Option<&'static str> {
+        None
+    }
     /// Decides directories and shell.
     async fn configure(&mut self, setup: &JobSetup) -> Result<Environment, ExecError>;
     /// The `prepare_executor` stage, with the job's final variables.

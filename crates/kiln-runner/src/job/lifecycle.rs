@@ -335,7 +335,8 @@ impl JobRunner {
         let runner = &self.settings.runner;
         self.set_stage(&Stage::PrepareExecutor.name());
         self.trace.start_section(&Stage::PrepareExecutor.name(), false);
-        self.trace.header(&format!("Preparing the \"{}\" executor", runner.executor));
+        let name = ex.name_for(&self.job).unwrap_or(&runner.executor);
+        self.trace.header(&format!("Preparing the \"{name}\" executor"));
         let result = self.prepare_inner(ex).await;
         self.trace.end_section(&Stage::PrepareExecutor.name());
         result

@@ -66,6 +66,11 @@ impl Server {
         self.listener.local_addr().map_err(|source| ServerError::Io { what: "local address".into(), source })
     }
 
+    /// A handle for the embedding process, usable while [`Server::run`] runs.
+    pub fn handle(&self) -> crate::handle::ServerHandle {
+        crate::handle::ServerHandle { app: self.app.clone() }
+    }
+
     /// The administrator's credentials when this start created the instance.
     pub fn initial_credentials(&self) -> Option<&InitialCredentials> {
         self.credentials.as_ref()

@@ -88,6 +88,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let url = format!("http://{address}");
     let first_token = server.initial_credentials().map(|c| c.token.clone());
     let first_start = first_token.is_some();
+    let handle = server.handle();
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
         let _ = server_stopped.await;
@@ -143,7 +144,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         &config_path,
         &docker,
     );
-    stop::wait_for_stop(&control, args.on_stop, &database_url, runner_id).await;
+    stop::wait_for_stop(&control, args.on_stop, &handle, runner_id).await;
     match runner_task.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("runner stopped with an error: {e}"),

@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use kiln_pipeline::event::Event;
 use kiln_runner::commands::RunControl;
-use kiln_store::effects::ApplyOptions;
-use kiln_store::jobs::JobFilter;
+use kiln_server::ServerHandle;
 
 use super::{OnStop, say};
 
@@ -20,13 +18,18 @@ use super::{OnStop, say};
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
 
 /// Waits for the first signal and stops the runner as `on_stop` says.
-pub(crate) async fn wait_for_stop(control: &RunControl, on_stop: OnStop, database_url: &str, runner_id: i64) {
+pub(crate) async fn wait_for_stop(
+    control: &RunControl,
+    on_stop: OnStop,
+    server: &ServerHandle,
+    runner_id: i64,
+) {
     kiln_server::shutdown_signal().await;
     control.stop.cancel();
     let abort = control.abort.clone();
     match on_stop {
         OnStop::Cancel => {
-            match cancel_running_jobs(database_url, runner_id).await {
+            match server.cancel_runner_jobs(runner_id).await {
                 Ok(0) => say("Stopping: no job is running."),
                 Ok(n) => say(&format!("Stopping: canceled {n} running job(s); their after_script runs now.")),
                 Err(e) => {
@@ -51,29 +54,4 @@ pub(crate) async fn wait_for_stop(control: &RunControl, on_stop: OnStop, databas
             });
         }
     }
-}
-
-/// Cancels every running job of this runner; returns how many.
-async fn cancel_running_jobs(database_url: &str, runner_id: i64) -> anyhow::Result<usize> {
-    let store = kiln_store::Store::open(database_url).await?;
-    let filter = JobFilter {
-        runner: Some(kiln_store::RunnerId(runner_id)),
-        statuses: vec![kiln_pipeline::Status::Running],
-        ..JobFilter::default()
-    };
-    let jobs = store.list_jobs(&filter, kiln_store::Page { offset: 0, limit: 1000 }).await;
-    let mut canceled = 0;
-    if let Ok(jobs) = &jobs {
-        for job in &jobs.items {
-            let event = Event::CancelJob { job: job.number };
-            match store.handle_event(job.pipeline_id, &event, ApplyOptions::now()).await {
-                Ok(_) => canceled += 1,
-                // It finished meanwhile.
-                Err(kiln_store::Error::Rejected(_) | kiln_store::Error::NotFound(_)) => {}
-                Err(e) => tracing::warn!(job = job.id.0, error = %e, "cannot cancel job"),
-            }
-        }
-    }
-    store.close().await;
-    Ok(jobs.map(|_| canceled)?)
 }

@@ -83,15 +83,11 @@ async fn runner_facts(
     let silence =
         i64::try_from(limits.running_without_update).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
     let lost_before = Millis(now.0 - silence.max(MIN_LOST_MS));
-    let (mut no_runner, mut lost) = (Vec::new(), Vec::new());
+    let (mut pending, mut lost) = (Vec::new(), Vec::new());
     for job_ref in stale {
         let Ok(job) = app.store.job(job_ref.build).await else { continue };
         match job.status {
-            Status::Pending
-                if !app.store.job_has_online_runner(job.id, online_since).await.unwrap_or(true) =>
-            {
-                no_runner.push(*job_ref);
-            }
+            Status::Pending => pending.push(*job_ref),
             Status::Running => {
                 let contacted = match (job.runner_id, job.runner_manager_id) {
                     (Some(runner), Some(manager)) => app
@@ -111,6 +107,10 @@ async fn runner_facts(
             _ => {}
         }
     }
+    let ids: Vec<_> = pending.iter().map(|j| j.build).collect();
+    // When the runners cannot be read, no job is dropped for want of one.
+    let orphans = app.store.jobs_without_online_runner(&ids, online_since).await.unwrap_or_default();
+    let no_runner = pending.into_iter().filter(|j| orphans.contains(&j.build)).collect();
     (no_runner, lost)
 }
 

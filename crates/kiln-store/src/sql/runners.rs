@@ -272,17 +272,29 @@ pub(crate) async fn matcher(c: &mut Conn, runner: &Runner, manager: RunnerManage
     })
 }
 
-pub(crate) async fn job_has_online_runner(c: &mut Conn, job: BuildId, since: Millis) -> Result<bool> {
+/// Of `jobs`, the ones no online (contacted since `since`), unpaused runner
+/// could take. The online runners' matchers are built once for all of them.
+pub(crate) async fn jobs_without_online_runner(c: &mut Conn, jobs: &[BuildId], since: Millis) -> Result<Vec<BuildId>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query(sqlf!("SELECT {COLUMNS} FROM runners WHERE paused = FALSE AND contacted_at >= $1"))
         .bind(since.0)
         .fetch_all(&mut *c)
         .await?;
+    let mut matchers = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = runner(c, row).await?;
-        let m = matcher(c, &r, RunnerManagerId(0)).await?;
-        if queue::matches_job(c, &m, job.0).await? {
-            return Ok(true);
-        }
+        matchers.push(matcher(c, &r, RunnerManagerId(0)).await?);
     }
-    Ok(false)
+    let mut orphans = Vec::new();
+    'jobs: for job in jobs {
+        for m in &matchers {
+            if queue::matches_job(c, m, job.0).await? {
+                continue 'jobs;
+            }
+        }
+        orphans.push(*job);
+    }
+    Ok(orphans)
 }

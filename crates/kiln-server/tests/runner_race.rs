@@ -84,6 +84,9 @@ async fn race(backend: Backend) {
 
     let total = PIPELINES * JOBS_PER_PIPELINE;
     let claimed: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
+    // Answers other than 201/204/409, kept (not panicked on in the task) so the
+    // failure can show the servers' logs.
+    let unexpected: Arc<Mutex<Vec<String>>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut requesters = Vec::new();
@@ -92,6 +95,7 @@ async fn race(backend: Backend) {
         let token = tokens[i % RUNNERS].clone();
         let claimed = Arc::clone(&claimed);
         let count = Arc::clone(&count);
+        let unexpected = Arc::clone(&unexpected);
         requesters.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let body = json!({
@@ -118,7 +122,9 @@ async fn race(backend: Backend) {
                     }
                     204 | 409 => {}
                     other => {
-                        panic!("job request answered {other}: {}", response.text().await.unwrap_or_default())
+                        let body = response.text().await.unwrap_or_default();
+                        unexpected.lock().unwrap().push(format!("{other} from {base}: {body}"));
+                        break;
                     }
                 }
             }
@@ -146,6 +152,18 @@ async fn race(backend: Backend) {
         transport_errors += r.await.unwrap();
     }
 
+    let unexpected = std::mem::take(&mut *unexpected.lock().unwrap());
+    if !unexpected.is_empty() {
+        let replica_log = std::fs::read_to_string(server.dir.path().join("replica.log")).unwrap_or_default();
+        let first_log = server.log();
+        let problems: Vec<&str> = first_log
+            .lines()
+            .chain(replica_log.lines())
+            .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+            .take(40)
+            .collect();
+        panic!("job requests answered {unexpected:?}\nserver warnings and errors:\n{}", problems.join("\n"));
+    }
     let claimed = std::mem::take(&mut *claimed.lock().unwrap());
     let doubles: Vec<_> = claimed.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubles.is_empty(), "jobs handed out more than once: {doubles:?}");

@@ -160,8 +160,11 @@ const BATCH: usize = 256;
 /// Times the batcher yields to let more claims arrive before it starts a batch.
 const GATHER_ROUNDS: usize = 4;
 
-/// Concurrent claim transactions per process on PostgreSQL.
-const PG_BATCH_WORKERS: usize = 8;
+/// Concurrent claim transactions per process on PostgreSQL. A batch costs a few
+/// statements whatever its size, so fewer, larger batches do more claims per
+/// CPU second; and every row a running batch holds is one more row other batches'
+/// `SKIP LOCKED` scans step over. With 8, batches averaged 13 claims.
+const PG_BATCH_WORKERS: usize = 4;
 
 impl ClaimBatcher {
     pub(crate) fn new(

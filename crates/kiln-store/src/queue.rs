@@ -36,6 +36,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Store;
@@ -193,10 +194,20 @@ impl ClaimBatcher {
                     }
                     let seen = *version.borrow();
                     let started = Instant::now();
-                    let result = match &pool {
-                        Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
-                        Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
+                    let run = async {
+                        match &pool {
+                            Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
+                            Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
+                        }
                     };
+                    // A bug in one batch fails that batch's claims; the batcher lives
+                    // on (with one worker on SQLite, its end would end every claim).
+                    let result =
+                        std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|_| {
+                            Err(Error::Db(sqlx::Error::Protocol(
+                                "the claim batch panicked; see the server log".into(),
+                            )))
+                        });
                     tracing::debug!(
                         size = batch.len(),
                         claimed = result.as_ref().map_or(0, |r| r.iter().flatten().count()),
@@ -331,12 +342,13 @@ impl Store {
         now: Millis,
     ) -> Result<Option<Claimed>> {
         let Some(tx) = &self.claims().tx else {
-            return Err(Error::Invalid("claim batcher is gone".into()));
+            return Err(Error::Db(sqlx::Error::PoolClosed));
         };
         let (reply, answer) = oneshot::channel();
         let request = ClaimRequest { runner: runner.clone(), graceful_cancel, now, reply };
-        tx.send(request).await.map_err(|_| Error::Invalid("claim batcher is gone".into()))?;
-        answer.await.map_err(|_| Error::Invalid("claim batcher is gone".into()))?
+        // The batcher ends only with the store: a closed store's pool is closed.
+        tx.send(request).await.map_err(|_| Error::Db(sqlx::Error::PoolClosed))?;
+        answer.await.map_err(|_| Error::Db(sqlx::Error::PoolClosed))?
     }
 
     /// How many jobs wait in the queue.

@@ -55,12 +55,27 @@ struct Picked {
 async fn take(c: &mut Conn, runner: &RunnerMatch, project: Option<i64>, limit: usize) -> Result<Vec<Picked>> {
     let wher = candidates(runner);
     let scope = if project.is_some() { "q.project_id = $4 AND" } else { "$4 = $4 AND" };
-    let lock = if PG { "FOR UPDATE OF q SKIP LOCKED" } else { "" };
-    let rows = sqlx::query(sqlf!(
-        "DELETE FROM pending_jobs WHERE job_id IN (
-             SELECT q.job_id FROM pending_jobs q WHERE {scope} {wher} ORDER BY q.job_id LIMIT $5 {lock})
-         RETURNING job_id, project_id, tags"
-    ))
+    // PostgreSQL may run a `DELETE ... WHERE job_id IN (SELECT ... LIMIT n)`
+    // subquery more than once in one statement, and with `SKIP LOCKED` each run
+    // can pick other rows: more than `n` rows would leave the queue for `n`
+    // claims, and the extra jobs would stay pending with no queue row. A
+    // materialized CTE picks the rows exactly once.
+    let sql = if PG {
+        sqlf!(
+            "WITH picked AS MATERIALIZED (
+                 SELECT q.job_id FROM pending_jobs q WHERE {scope} {wher}
+                 ORDER BY q.job_id LIMIT $5 FOR UPDATE OF q SKIP LOCKED)
+             DELETE FROM pending_jobs p USING picked WHERE p.job_id = picked.job_id
+             RETURNING p.job_id, p.project_id, p.tags"
+        )
+    } else {
+        sqlf!(
+            "DELETE FROM pending_jobs WHERE job_id IN (
+                 SELECT q.job_id FROM pending_jobs q WHERE {scope} {wher} ORDER BY q.job_id LIMIT $5)
+             RETURNING job_id, project_id, tags"
+        )
+    };
+    let rows = sqlx::query(sql)
     .bind(runner.runner.0)
     .bind(group_traversal(runner))
     .bind(to_json(&runner.tags)?)
@@ -112,7 +127,7 @@ async fn take_fair(
     };
     let mut picked = Vec::with_capacity(n);
     loop {
-        let missing = n - picked.len();
+        let missing = n.saturating_sub(picked.len());
         let shares = share(&mut projects, missing);
         if shares.is_empty() {
             break;
@@ -132,7 +147,7 @@ async fn take_fair(
         }
     }
     // Jobs queued since the snapshot (their projects are not in it).
-    let missing = n - picked.len();
+    let missing = n.saturating_sub(picked.len());
     picked.extend(take(c, runner, None, missing).await?);
     Ok(picked)
 }

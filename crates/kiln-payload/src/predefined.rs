@@ -201,6 +201,11 @@ pub(crate) fn environment(env: Option<&Environment>) -> Vec<Item> {
 /// belong to the groups `test` and `build` (up to three trailing `N/M` or
 /// `[...]` markers are removed).
 pub fn group_name(name: &str) -> String {
+    // The pattern is anchored at the end, where a marker ends in `]` or a digit:
+    // most names end otherwise, and skip compiling it (once per job payload).
+    if !name.trim_end().ends_with(|c: char| c == ']' || c.is_ascii_digit()) {
+        return name.trim().to_string();
+    }
     // Ruby's `[\b\s:]` is a backspace, a space or a colon.
     match regex::Regex::new(r"([\x08\s:]+((\[.*\])|(\d+[\s:/\\]+\d+))){1,3}\s*\z") {
         Ok(re) => re.replace(name, "").trim().to_string(),
@@ -251,6 +256,8 @@ mod tests {
         assert_eq!(group_name("deploy"), "deploy");
         assert_eq!(group_name("a 1/2 [x]"), "a");
         assert_eq!(group_name("v1.2"), "v1.2");
+        assert_eq!(group_name("  lint  "), "lint");
+        assert_eq!(group_name("test 1/3  "), "test");
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //!   then 200 concurrent requesters over 20 runners until all are claimed.
 //! - log ingest: one job's log sent as 1 MiB `PATCH /trace` chunks, one after
 //!   the other, with the server's peak RSS.
+//!
+//! The server is this crate's `kiln-server` binary (the system allocator);
+//! `KILN_SERVER_CMD="target/release/kiln server"` measures the `kiln` binary
+//! people run instead (mimalloc).
 
 // Printing the figures is what this bench is for.
 #![allow(clippy::print_stdout)]
@@ -50,6 +54,20 @@ impl Drop for Server {
     }
 }
 
+/// The server process to start: `KILN_SERVER_CMD` (a program and its leading
+/// arguments, split at spaces), else this crate's `kiln-server` binary.
+fn server_command() -> Command {
+    match std::env::var("KILN_SERVER_CMD") {
+        Ok(cmd) if !cmd.trim().is_empty() => {
+            let mut parts = cmd.split_whitespace();
+            let mut command = Command::new(parts.next().unwrap_or_default());
+            command.args(parts);
+            command
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_kiln-server")),
+    }
+}
+
 fn start(backend: Backend) -> Server {
     let dir = tempfile::Builder::new().prefix("kiln-runner-bench-").tempdir().unwrap();
     let path = dir.path().to_path_buf();
@@ -62,7 +80,7 @@ fn start(backend: Backend) -> Server {
     };
     let port = free_port().unwrap();
     let log = std::fs::File::create(path.join("server.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
+    let child = server_command()
         .arg("--data-dir")
         .arg(path.join("data"))
         .arg("--listen")

@@ -48,14 +48,7 @@ const IDENTITY: [(&str, &str); 4] = [
 
 fn run(cmd: &mut Command) -> Result<String, SnapshotError> {
     let out = cmd.output().map_err(SnapshotError::Spawn)?;
-    if !out.status.success() {
-        let args = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
-        return Err(SnapshotError::Git {
-            args,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    checked(cmd, out)
 }
 
 /// [`run`] with `input` on standard input.
@@ -67,6 +60,11 @@ fn run_with_input(cmd: &mut Command, input: &[u8]) -> Result<String, SnapshotErr
         stdin.write_all(input).map_err(SnapshotError::Spawn)?;
     }
     let out = child.wait_with_output().map_err(SnapshotError::Spawn)?;
+    checked(cmd, out)
+}
+
+/// The trimmed standard output of a git run, or its command line and stderr.
+fn checked(cmd: &Command, out: std::process::Output) -> Result<String, SnapshotError> {
     if !out.status.success() {
         let args = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         return Err(SnapshotError::Git {

@@ -264,36 +264,54 @@ async fn gather(
     true
 }
 
+/// One batch's claims in one transaction `$begin` opened, with the backend's
+/// claim and queue SQL (`$claim`, `$queue`), timed for the debug log. The two
+/// backends differ only in their transaction types.
+macro_rules! run_batch_in {
+    ($begin:expr, $claim:path, $queue:path, $batch:expr, $fair:expr, $version:expr, $label:literal) => {{
+        use $claim::{Want, claim_batch};
+        use $queue::{Deferred, finish_batch};
+        let started = Instant::now();
+        let mut tx = $begin.await?;
+        let begun = started.elapsed();
+        let mut deferred = Deferred::default();
+        let now = $batch.iter().map(|r| r.now).max().unwrap_or(Millis(0));
+        let wants: Vec<Want<'_>> = $batch
+            .iter()
+            .map(|r| Want { runner: &r.runner, graceful_cancel: r.graceful_cancel, now: r.now })
+            .collect();
+        let out = claim_batch(&mut tx, &wants, $fair, $version, &mut deferred).await?;
+        let claimed = started.elapsed();
+        finish_batch(&mut tx, deferred, now).await?;
+        let finished = started.elapsed();
+        tx.commit().await?;
+        tracing::debug!(
+            begin_us = begun.as_micros(),
+            claims_us = (claimed - begun).as_micros(),
+            finish_us = (finished - claimed).as_micros(),
+            commit_us = (started.elapsed() - finished).as_micros(),
+            $label
+        );
+        Ok(out)
+    }};
+}
+
+/// SQLite: one batch at a time under the single writer; one fsync for all.
 async fn run_batch(
     write: &sqlx::SqlitePool,
     batch: &[ClaimRequest],
     fair: &FairCache,
     version: u64,
 ) -> Result<Vec<Option<Claimed>>> {
-    use crate::sql::sqlite::claim::{Want, claim_batch};
-    use crate::sql::sqlite::queue::{Deferred, finish_batch};
-    let started = Instant::now();
-    let mut tx = begin_sqlite(write).await?;
-    let begun = started.elapsed();
-    let mut deferred = Deferred::default();
-    let now = batch.iter().map(|r| r.now).max().unwrap_or(Millis(0));
-    let wants: Vec<Want<'_>> = batch
-        .iter()
-        .map(|r| Want { runner: &r.runner, graceful_cancel: r.graceful_cancel, now: r.now })
-        .collect();
-    let out = claim_batch(&mut tx, &wants, fair, version, &mut deferred).await?;
-    let claimed = started.elapsed();
-    finish_batch(&mut tx, deferred, now).await?;
-    let finished = started.elapsed();
-    tx.commit().await?;
-    tracing::debug!(
-        begin_us = begun.as_micros(),
-        claims_us = (claimed - begun).as_micros(),
-        finish_us = (finished - claimed).as_micros(),
-        commit_us = (started.elapsed() - finished).as_micros(),
+    run_batch_in!(
+        begin_sqlite(write),
+        crate::sql::sqlite::claim,
+        crate::sql::sqlite::queue,
+        batch,
+        fair,
+        version,
         "sqlite claim batch"
-    );
-    Ok(out)
+    )
 }
 
 /// PostgreSQL: the batch's claims in one transaction, so they share one WAL flush.
@@ -305,30 +323,15 @@ async fn run_batch_pg(
     fair: &FairCache,
     version: u64,
 ) -> Result<Vec<Option<Claimed>>> {
-    use crate::sql::pg::claim::{Want, claim_batch};
-    use crate::sql::pg::queue::{Deferred, finish_batch};
-    let started = Instant::now();
-    let mut tx = pool.begin().await?;
-    let begun = started.elapsed();
-    let mut deferred = Deferred::default();
-    let now = batch.iter().map(|r| r.now).max().unwrap_or(Millis(0));
-    let wants: Vec<Want<'_>> = batch
-        .iter()
-        .map(|r| Want { runner: &r.runner, graceful_cancel: r.graceful_cancel, now: r.now })
-        .collect();
-    let out = claim_batch(&mut tx, &wants, fair, version, &mut deferred).await?;
-    let claimed = started.elapsed();
-    finish_batch(&mut tx, deferred, now).await?;
-    let finished = started.elapsed();
-    tx.commit().await?;
-    tracing::debug!(
-        begin_us = begun.as_micros(),
-        claims_us = (claimed - begun).as_micros(),
-        finish_us = (finished - claimed).as_micros(),
-        commit_us = (started.elapsed() - finished).as_micros(),
+    run_batch_in!(
+        pool.begin(),
+        crate::sql::pg::claim,
+        crate::sql::pg::queue,
+        batch,
+        fair,
+        version,
         "postgres claim batch"
-    );
-    Ok(out)
+    )
 }
 
 impl Store {

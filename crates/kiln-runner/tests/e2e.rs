@@ -111,6 +111,64 @@ async fn a_job_runs_every_stage_with_artifacts_dependencies_and_masking() {
     assert!(log.contains("\nbuilt\n"), "{log}");
 }
 
+/// On the shell executor the artifact stages and `prepare_script` run in the runner
+/// itself: they work with no helper binary at all and print what the helper and the
+/// script print. A job that sets a proxy variable, which a helper process would obey,
+/// gets the scripts and their helper process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_artifact_stages_run_in_the_runner_unless_the_job_sets_a_proxy() {
+    let (coord, url) = start().await;
+    let dir = temp();
+    let missing = vec![dir.path().join("no-such-helper").to_string_lossy().into_owned()];
+    let with_artifacts = |id: i64| {
+        let mut j = job(id, &["mkdir -p out", "echo built-$CI_JOB_ID > out/bin.txt"]);
+        j.artifacts = Some(vec![kiln_api::JobArtifact {
+            name: "bin".into(),
+            paths: vec!["out/".into()],
+            artifact_type: "archive".into(),
+            ..Default::default()
+        }]);
+        j
+    };
+    coord.lock().unwrap().queue.push_back(with_artifacts(1));
+    let reports =
+        run_jobs_with_helper(config(runner(&url, dir.path()), 1), dir.path(), 1, missing.clone()).await;
+    let log = trace_of(&coord, 1);
+    assert!(reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(log.contains(&format!("Running on {}...\n", host.trim())), "{log}");
+    assert!(log.contains("\x1b[32;1mUploading artifacts...\x1b[0;m\n"), "{log}");
+    assert!(log.contains("out/: found 2 matching artifact files and directories"), "{log}");
+    assert!(
+        log.contains(
+            "Uploading artifacts as \"zip\" to coordinator... 201 Created  id=1 responseStatus=201 Created"
+        ),
+        "{log}"
+    );
+    let mut consumer = job(2, &["cat out/bin.txt"]);
+    consumer.dependencies = vec![kiln_api::Dependency {
+        id: 1,
+        name: "build".into(),
+        token: "glcbt-job2token".into(),
+        artifacts_file: Some(Default::default()),
+    }];
+    coord.lock().unwrap().queue.push_back(consumer);
+    let reports =
+        run_jobs_with_helper(config(runner(&url, dir.path()), 1), dir.path(), 1, missing.clone()).await;
+    let log = trace_of(&coord, 2);
+    assert!(reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(log.contains("Downloading artifacts for build (1)..."), "{log}");
+    assert!(log.contains("1 files extracted") || log.contains("2 files extracted"), "{log}");
+    assert!(log.contains("\nbuilt-1\n"), "{log}");
+    let mut proxied = with_artifacts(3);
+    proxied.variables.push(JobVariable::public("HTTPS_PROXY", "http://127.0.0.1:9"));
+    coord.lock().unwrap().queue.push_back(proxied);
+    let reports = run_jobs_with_helper(config(runner(&url, dir.path()), 1), dir.path(), 1, missing).await;
+    let log = trace_of(&coord, 3);
+    assert!(!reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(log.contains("no-such-helper"), "the upload went through the script's helper: {log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_script_runs_after_a_failure_and_the_exit_code_is_reported() {
     let (coord, url) = start().await;

@@ -15,6 +15,7 @@
 //! Kubernetes providers live in their own crates and are handed in by the binary.
 
 pub mod custom;
+mod native;
 pub mod process;
 pub mod shell;
 
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RunnerConfig;
 use crate::script::ShellKind;
+use crate::script::native::NativeScript;
 use crate::stage::Stage;
 use crate::trace::JobTrace;
 
@@ -125,6 +127,10 @@ pub struct PredefinedEnvironment {
 pub struct ExecutorCommand {
     pub stage: Stage,
     pub script: String,
+    /// The same stage as steps the runner can do itself, when it has such a form: an
+    /// executor whose scripts run on this machine as this user may run it instead of
+    /// `script` ([`crate::script::native`]); others ignore it.
+    pub native: Option<NativeScript>,
     /// Cancels this command: the executor stops its processes and returns `Canceled`.
     pub cancel: CancellationToken,
 }

@@ -11,6 +11,7 @@ use kiln_api::{FeaturesInfo, JobVariable};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunnerConfig;
+use crate::executor::native;
 use crate::executor::process::{KillTimeouts, ProcessSpec, run_streams};
 use crate::executor::{
     Environment, ExecError, Executor, ExecutorCommand, ExecutorKind, ExecutorProvider, ExecutorSettings,
@@ -52,6 +53,9 @@ pub struct ShellExecutor {
     setup: Option<JobSetup>,
     shell: Option<ShellKind>,
     script_dir: Option<tempfile::TempDir>,
+    /// Stages with a native form may run in process (no variable changes what a
+    /// helper process would do).
+    native: bool,
 }
 
 /// An absolute version of a configured directory, relative ones taken from `base`.
@@ -107,6 +111,7 @@ impl Executor for ShellExecutor {
             ))
         })?;
         self.script_dir = Some(dir);
+        self.native = native::allowed(variables);
         Ok(())
     }
 
@@ -114,6 +119,16 @@ impl Executor for ShellExecutor {
         let (Some(setup), Some(shell), Some(dir)) = (&self.setup, self.shell, &self.script_dir) else {
             return Err(ExecError::SystemFailure("the shell executor was not prepared".into()));
         };
+        // The scripts run here, as this user, in this environment: a stage that is only
+        // helper calls or a known line needs neither the shell nor the helper binary.
+        if let Some(script) = cmd.native.as_ref().filter(|s| self.native && native::env_file_is_empty(s)) {
+            let stdout = setup.trace.stream(STREAM_WORK, StreamKind::Stdout);
+            let stderr = setup.trace.stream(STREAM_WORK, StreamKind::Stderr);
+            let result = native::run(script, &stdout, &stderr, &cmd.cancel).await;
+            stdout.close();
+            stderr.close();
+            return result;
+        }
         let path = dir.path().join(format!("{}.{}", cmd.stage.name(), shell.extension()));
         std::fs::write(&path, cmd.script.as_bytes())
             .map_err(|e| ExecError::SystemFailure(format!("failed to write {}: {e}", path.display())))?;

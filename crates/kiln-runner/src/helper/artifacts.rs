@@ -149,11 +149,12 @@ pub async fn upload_artifacts(
     Err(HelperError("failed to upload the artifacts".into()))
 }
 
-/// `artifacts-downloader`: every dependency in turn, each downloaded to a temporary file,
-/// then extracted safely.
+/// `artifacts-downloader`: every dependency in turn, each downloaded to a temporary file
+/// (in `tmp`, else the system's temporary directory), then extracted safely.
 pub async fn download_artifacts(
     a: &DownloaderArgs,
     cwd: &Path,
+    tmp: Option<&Path>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), HelperError> {
     if a.tokens.len() != a.ids.len() || (!a.names.is_empty() && a.names.len() != a.ids.len()) {
@@ -164,7 +165,7 @@ pub async fn download_artifacts(
         if let Some(name) = a.names.get(i) {
             let _ = writeln!(out, "\x1b[32;1mDownloading artifacts for {name} ({id})...\x1b[0;m");
         }
-        download_one(&http, &a.url, *id, token, cwd, out).await?;
+        download_one(&http, &a.url, *id, token, cwd, tmp, out).await?;
     }
     Ok(())
 }
@@ -175,6 +176,7 @@ async fn download_one(
     id: i64,
     token: &str,
     cwd: &Path,
+    tmp: Option<&Path>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), HelperError> {
     let url = api_url(base, &format!("jobs/{id}/artifacts"));
@@ -189,8 +191,11 @@ async fn download_one(
     if !status.is_success() {
         return Err(HelperError(format!("Downloading artifacts from coordinator... {status}")));
     }
-    let tmp = tempfile::NamedTempFile::new()
-        .map_err(|e| HelperError(format!("failed to create a temporary file: {e}")))?;
+    let tmp = match tmp {
+        Some(dir) => tempfile::NamedTempFile::new_in(dir),
+        None => tempfile::NamedTempFile::new(),
+    }
+    .map_err(|e| HelperError(format!("failed to create a temporary file: {e}")))?;
     let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| HelperError(e.to_string()))?);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {

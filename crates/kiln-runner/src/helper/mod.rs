@@ -18,7 +18,7 @@ pub use cache::{archive_cache, extract_cache};
 pub struct HelperError(pub String);
 
 /// The helper subcommands.
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum HelperCommand {
     /// Upload job artifacts.
     ArtifactsUploader(UploaderArgs),
@@ -97,15 +97,45 @@ pub struct ExtractorArgs {
     pub timeout: u64,
 }
 
+/// The helper command line as a stage script passes it (`<subcommand> <args>...`).
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct HelperLine {
+    #[command(subcommand)]
+    command: HelperCommand,
+}
+
+impl HelperCommand {
+    /// Parses the arguments a stage script would pass to the helper binary, so that
+    /// a helper run in-process gets exactly what the binary would.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<HelperCommand, HelperError> {
+        use clap::Parser;
+        HelperLine::try_parse_from(args.iter().map(AsRef::as_ref))
+            .map(|l| l.command)
+            .map_err(|e| HelperError(format!("invalid helper arguments: {e}")))
+    }
+}
+
 /// Runs a helper in the current directory.
 pub async fn run(cmd: HelperCommand, out: &mut (dyn Write + Send)) -> Result<(), HelperError> {
     let cwd = std::env::current_dir()
         .map_err(|e| HelperError(format!("failed to read the current directory: {e}")))?;
+    run_in(cmd, &cwd, None, out).await
+}
+
+/// Runs a helper in `cwd`; downloads wait in `tmp` (else the system's temporary
+/// directory).
+pub async fn run_in(
+    cmd: HelperCommand,
+    cwd: &std::path::Path,
+    tmp: Option<&std::path::Path>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), HelperError> {
     match cmd {
-        HelperCommand::ArtifactsUploader(a) => upload_artifacts(&a, &cwd, out).await,
-        HelperCommand::ArtifactsDownloader(a) => download_artifacts(&a, &cwd, out).await,
-        HelperCommand::CacheArchiver(a) => archive_cache(&a, &cwd, out).await,
-        HelperCommand::CacheExtractor(a) => extract_cache(&a, &cwd, out).await,
+        HelperCommand::ArtifactsUploader(a) => upload_artifacts(&a, cwd, out).await,
+        HelperCommand::ArtifactsDownloader(a) => download_artifacts(&a, cwd, tmp, out).await,
+        HelperCommand::CacheArchiver(a) => archive_cache(&a, cwd, out).await,
+        HelperCommand::CacheExtractor(a) => extract_cache(&a, cwd, out).await,
     }
 }
 

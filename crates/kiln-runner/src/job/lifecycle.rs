@@ -505,9 +505,11 @@ impl JobRunner {
         if user && self.control.is_canceling() {
             return Err(StageError::Graceful);
         }
-        let Some(script) = stages::build(&stage, &self.stage_context(&stage, r, job_status)) else {
+        let ctx = self.stage_context(&stage, r, job_status);
+        let Some(script) = stages::build(&stage, &ctx) else {
             return Ok(());
         };
+        let native = stages::native(&stage, &ctx);
         let name = stage.name();
         self.set_stage(&name);
         self.trace.start_section(&name, false);
@@ -535,7 +537,7 @@ impl JobRunner {
                 token.cancel();
             })
         };
-        let result = ex.run(ExecutorCommand { stage: stage.clone(), script, cancel: token }).await;
+        let result = ex.run(ExecutorCommand { stage: stage.clone(), script, native, cancel: token }).await;
         guard.abort();
         self.trace.end_section(&name);
         result.map_err(|e| self.map_exec(e, Some(&fired)))

@@ -7,6 +7,7 @@
 
 mod bash;
 pub mod escape;
+pub mod native;
 mod pwsh;
 pub mod stages;
 

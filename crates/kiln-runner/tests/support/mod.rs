@@ -226,6 +226,16 @@ pub fn helper() -> Vec<String> {
 
 /// Runs the runner loop until `n` jobs have finished; returns their reports.
 pub async fn run_jobs(config: Config, dir: &Path, n: usize) -> Vec<JobReport> {
+    run_jobs_with_helper(config, dir, n, helper()).await
+}
+
+/// [`run_jobs`] with scripts calling `helper` for the helper subcommands.
+pub async fn run_jobs_with_helper(
+    config: Config,
+    dir: &Path,
+    n: usize,
+    helper: Vec<String>,
+) -> Vec<JobReport> {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let control = RunControl::default();
     let r2 = reports.clone();
@@ -233,7 +243,7 @@ pub async fn run_jobs(config: Config, dir: &Path, n: usize) -> Vec<JobReport> {
     let opts = RunOptions {
         config_path: dir.join("config.toml"),
         working_dir: dir.to_path_buf(),
-        helper: helper(),
+        helper,
         trace_settings: TraceSettings { update_interval: Duration::from_millis(200), ..Default::default() },
         on_job: Some(Arc::new(move |r| {
             let mut v = r2.lock().unwrap();

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use kiln_api::{JobResponse, JobVariable};
 
+use crate::script::native::{NativeScript, NativeStep};
 use crate::script::{ScriptWriter, ShellKind};
 use crate::stage::Stage;
 
@@ -69,6 +70,26 @@ impl ScriptContext<'_> {
 
     fn file_variable_path(&self, key: &str) -> String {
         format!("{}/{key}", self.tmp_dir)
+    }
+}
+
+/// The stage as steps the runner may do itself ([`crate::script::native`]), for the
+/// stages that are only helper calls or a known line; `None` for every other stage,
+/// and under `CI_DEBUG_TRACE`, whose shell trace of each command the job log must show.
+pub fn native(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<NativeScript> {
+    if ctx.debug_trace {
+        return None;
+    }
+    match stage {
+        Stage::PrepareScript => Some(NativeScript {
+            dir: ctx.builds_dir.into(),
+            tmp_dir: ctx.tmp_dir.into(),
+            steps: vec![NativeStep::HostLine],
+        }),
+        Stage::DownloadArtifacts => artifacts::download_native(ctx),
+        Stage::UploadArtifactsOnSuccess => artifacts::upload_native(ctx, false),
+        Stage::UploadArtifactsOnFailure => artifacts::upload_native(ctx, true),
+        _ => None,
     }
 }
 

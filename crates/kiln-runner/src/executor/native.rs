@@ -1,0 +1,90 @@
+//! Running a [`NativeScript`] in this process: what the stage's script would print,
+//! without the shell and the helper process (see [`crate::script::native`]).
+
+use std::io::Write;
+
+use kiln_api::JobVariable;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::ExecError;
+use crate::helper;
+use crate::script::native::{NativeScript, NativeStep};
+use crate::trace::{TraceStream, ansi};
+
+/// Variables a helper process would read from its environment (proxies, TLS roots):
+/// a job that sets one gets the script, so its helper sees them.
+const HELPER_ENVIRONMENT: [&str; 6] =
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+
+/// Whether a job with these final variables may have its stages run in process.
+pub(crate) fn allowed(variables: &[JobVariable]) -> bool {
+    !variables.iter().any(|v| HELPER_ENVIRONMENT.iter().any(|k| k.eq_ignore_ascii_case(&v.key)))
+}
+
+/// Whether earlier stages left variables in `GITLAB_ENV` (`<tmp>/gitlab_runner_env`),
+/// which the script would export before calling the helper.
+pub(crate) fn env_file_is_empty(script: &NativeScript) -> bool {
+    std::fs::metadata(script.tmp_dir.join("gitlab_runner_env")).map_or(true, |m| m.len() == 0)
+}
+
+/// `Write` over a trace stream, for the helpers' messages.
+struct StreamWriter<'a>(&'a TraceStream);
+
+impl Write for StreamWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The machine's host name, as bash's `$HOSTNAME` has it.
+fn host_name() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+}
+
+/// Runs the steps in order; a failing helper prints its error as the helper binary does
+/// and fails the stage with exit code 1, as the script's `errexit` would.
+pub(crate) async fn run(
+    script: &NativeScript,
+    stdout: &TraceStream,
+    stderr: &TraceStream,
+    cancel: &CancellationToken,
+) -> Result<(), ExecError> {
+    let work = async {
+        let mut out = StreamWriter(stdout);
+        for step in &script.steps {
+            match step {
+                NativeStep::HostLine => {
+                    let _ = writeln!(out, "Running on {}...", host_name());
+                }
+                NativeStep::Notice(text) => {
+                    let _ = writeln!(out, "{}{text}{}", ansi::BOLD_GREEN, ansi::RESET);
+                }
+                NativeStep::Helper(cmd) => {
+                    if !script.dir.is_dir() {
+                        let _ = writeln!(
+                            StreamWriter(stderr),
+                            "cd: {}: No such file or directory",
+                            script.dir.display()
+                        );
+                        return Err(ExecError::BuildFailure { exit_code: 1 });
+                    }
+                    let tmp = script.tmp_dir.is_dir().then_some(script.tmp_dir.as_path());
+                    if let Err(e) = helper::run_in(cmd.clone(), &script.dir, tmp, &mut out).await {
+                        let _ = writeln!(StreamWriter(stderr), "{}ERROR: {e}{}", ansi::BOLD_RED, ansi::RESET);
+                        return Err(ExecError::BuildFailure { exit_code: 1 });
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::select! {
+        result = work => result,
+        () = cancel.cancelled() => Err(ExecError::Canceled),
+    }
+}

@@ -249,8 +249,16 @@ async fn trace_recovers_from_416_and_requests_retry_on_429_and_5xx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_saved_by_one_job_is_restored_by_the_next() {
-    let (coord, url) = start().await;
+    // In the runner (the shell executor's native stages: no helper binary needed) ...
     let dir = temp();
+    let missing = vec![dir.path().join("no-such-helper").to_string_lossy().into_owned()];
+    cache_round_trip(&dir, missing, &[]).await;
+    // ... and through the scripts and the helper binary, as a job that sets a proxy gets them.
+    cache_round_trip(&temp(), helper(), &[("HTTPS_PROXY", "http://127.0.0.1:9")]).await;
+}
+
+async fn cache_round_trip(dir: &tempfile::TempDir, helper: Vec<String>, vars: &[(&str, &str)]) {
+    let (coord, url) = start().await;
     let cache = kiln_api::CacheSpec {
         key: "deps-$CI_COMMIT_REF_NAME".into(),
         paths: vec!["vendor".into()],
@@ -263,12 +271,18 @@ async fn a_cache_saved_by_one_job_is_restored_by_the_next() {
     b.variables.push(JobVariable::public("GIT_STRATEGY", "empty"));
     b.variables.push(JobVariable::public("CI_COMMIT_REF_NAME", "main"));
     b.cache = vec![kiln_api::CacheSpec { policy: kiln_api::job::CachePolicy::Pull, ..cache }];
+    for &(k, v) in vars {
+        a.variables.push(JobVariable::public(k, v));
+        b.variables.push(JobVariable::public(k, v));
+    }
     coord.lock().unwrap().queue.push_back(a);
-    run_jobs(config(runner(&url, dir.path()), 1), dir.path(), 1).await;
+    run_jobs_with_helper(config(runner(&url, dir.path()), 1), dir.path(), 1, helper.clone()).await;
     let log_a = trace_of(&coord, 7);
+    // Nothing to restore yet: a warning, and the job goes on.
+    assert!(log_a.contains("\x1b[0;33mWARNING: Failed to extract cache for deps-main\x1b[0;m"), "{log_a}");
     assert!(log_a.contains("Creating cache deps-main...") && log_a.contains("Created cache"), "{log_a}");
     coord.lock().unwrap().queue.push_back(b);
-    run_jobs(config(runner(&url, dir.path()), 1), dir.path(), 1).await;
+    run_jobs_with_helper(config(runner(&url, dir.path()), 1), dir.path(), 1, helper).await;
     let log_b = trace_of(&coord, 8);
     assert!(
         log_b.contains("Checking cache for deps-main...") && log_b.contains("Successfully extracted cache"),

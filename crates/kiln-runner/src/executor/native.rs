@@ -47,16 +47,29 @@ fn host_name() -> String {
 }
 
 /// Runs the steps in order; a failing helper prints its error as the helper binary does
-/// and fails the stage with exit code 1, as the script's `errexit` would.
+/// and, outside a [`NativeStep::Try`], fails the stage with exit code 1 as the script's
+/// `errexit` would.
 pub(crate) async fn run(
     script: &NativeScript,
     stdout: &TraceStream,
     stderr: &TraceStream,
     cancel: &CancellationToken,
 ) -> Result<(), ExecError> {
-    let work = async {
+    tokio::select! {
+        result = run_steps(script, &script.steps, stdout, stderr) => result,
+        () = cancel.cancelled() => Err(ExecError::Canceled),
+    }
+}
+
+fn run_steps<'a>(
+    script: &'a NativeScript,
+    steps: &'a [NativeStep],
+    stdout: &'a TraceStream,
+    stderr: &'a TraceStream,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ExecError>> + Send + 'a>> {
+    Box::pin(async move {
         let mut out = StreamWriter(stdout);
-        for step in &script.steps {
+        for step in steps {
             match step {
                 NativeStep::HostLine => {
                     let _ = writeln!(out, "Running on {}...", host_name());
@@ -64,27 +77,42 @@ pub(crate) async fn run(
                 NativeStep::Notice(text) => {
                     let _ = writeln!(out, "{}{text}{}", ansi::BOLD_GREEN, ansi::RESET);
                 }
+                NativeStep::Warning(text) => {
+                    let _ = writeln!(out, "{}WARNING: {text}{}", ansi::YELLOW, ansi::RESET);
+                }
                 NativeStep::Helper(cmd) => {
-                    if !script.dir.is_dir() {
-                        let _ = writeln!(
-                            StreamWriter(stderr),
-                            "cd: {}: No such file or directory",
-                            script.dir.display()
-                        );
+                    if !helper(script, cmd, stdout, stderr).await? {
                         return Err(ExecError::BuildFailure { exit_code: 1 });
                     }
-                    let tmp = script.tmp_dir.is_dir().then_some(script.tmp_dir.as_path());
-                    if let Err(e) = helper::run_in(cmd.clone(), &script.dir, tmp, &mut out).await {
-                        let _ = writeln!(StreamWriter(stderr), "{}ERROR: {e}{}", ansi::BOLD_RED, ansi::RESET);
-                        return Err(ExecError::BuildFailure { exit_code: 1 });
-                    }
+                }
+                NativeStep::Try { helper: cmd, ok, failed } => {
+                    let next = if helper(script, cmd, stdout, stderr).await? { ok } else { failed };
+                    run_steps(script, next, stdout, stderr).await?;
                 }
             }
         }
         Ok(())
-    };
-    tokio::select! {
-        result = work => result,
-        () = cancel.cancelled() => Err(ExecError::Canceled),
+    })
+}
+
+/// One helper run in the project directory: whether it succeeded. The script would
+/// not get this far without the directory (its `cd` fails the stage).
+async fn helper(
+    script: &NativeScript,
+    cmd: &helper::HelperCommand,
+    stdout: &TraceStream,
+    stderr: &TraceStream,
+) -> Result<bool, ExecError> {
+    if !script.dir.is_dir() {
+        let _ = writeln!(StreamWriter(stderr), "cd: {}: No such file or directory", script.dir.display());
+        return Err(ExecError::BuildFailure { exit_code: 1 });
+    }
+    let tmp = script.tmp_dir.is_dir().then_some(script.tmp_dir.as_path());
+    match helper::run_in(cmd.clone(), &script.dir, tmp, &mut StreamWriter(stdout)).await {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            let _ = writeln!(StreamWriter(stderr), "{}ERROR: {e}{}", ansi::BOLD_RED, ansi::RESET);
+            Ok(false)
+        }
     }
 }

@@ -20,8 +20,12 @@ pub enum NativeStep {
     HostLine,
     /// A bold green line, as the script's `notice` prints it.
     Notice(String),
-    /// A helper subcommand, run in the project directory.
+    /// A yellow `WARNING:` line, as the script's `warning` prints it.
+    Warning(String),
+    /// A helper subcommand, run in the project directory; its failure fails the stage.
     Helper(HelperCommand),
+    /// A helper whose failure is handled: `ok` after success, `failed` after failure.
+    Try { helper: HelperCommand, ok: Vec<NativeStep>, failed: Vec<NativeStep> },
 }
 
 /// A stage as steps the runner performs itself.

@@ -1,11 +1,11 @@
 //! `restore_cache` and `archive_cache[_on_failure]`: cache keys, local archive paths,
-//! and calls to the `cache-extractor` / `cache-archiver` helpers.
+//! and the plans calling the `cache-extractor` / `cache-archiver` helpers.
 
 use kiln_api::CacheSpec;
 use sha2::{Digest, Sha256};
 
-use crate::script::ScriptWriter;
-use crate::script::stages::{ScriptContext, prelude};
+use crate::script::stages::ScriptContext;
+use crate::script::stages::plan::Step;
 use crate::vars::expand;
 
 /// Presigned URLs of one cache key in a remote cache.
@@ -62,79 +62,82 @@ fn timeout_minutes(ctx: &ScriptContext<'_>) -> String {
     ctx.var("CACHE_REQUEST_TIMEOUT").and_then(|v| v.parse::<u32>().ok()).unwrap_or(10).to_string()
 }
 
-pub(crate) fn restore(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> bool {
+pub(crate) fn restore(ctx: &ScriptContext<'_>) -> Option<Vec<Step>> {
     let specs: Vec<&CacheSpec> = ctx.job.cache.iter().filter(|c| c.policy.pulls()).collect();
     if specs.is_empty() {
-        return false;
+        return None;
     }
-    prelude(ctx, w, true);
     let timeout = timeout_minutes(ctx);
+    let mut plan = Vec::new();
     for spec in specs {
         let keys = keys_to_try(spec, ctx);
         if keys.is_empty() {
-            w.warning(&format!("Skipping cache restore: invalid cache key {:?}", spec.key));
+            plan.push(Step::Warning(format!("Skipping cache restore: invalid cache key {:?}", spec.key)));
             continue;
         }
-        let mut opened = 0;
-        for key in &keys {
-            w.notice(&format!("Checking cache for {key}..."));
-            let file = cache_archive_path(ctx.cache_dir, key);
-            let mut args: Vec<&str> = vec!["--file", &file, "--timeout", &timeout];
-            let url = ctx.cache_urls.get(key).and_then(|u| u.get.clone());
-            if let Some(url) = &url {
-                args.push("--url");
-                args.push(url);
+        // Each fallback key is tried only when the keys before it failed: built from
+        // the last key outwards.
+        let mut tail: Vec<Step> = Vec::new();
+        for key in keys.iter().rev() {
+            let mut line: Vec<String> = vec![
+                "cache-extractor".into(),
+                "--file".into(),
+                cache_archive_path(ctx.cache_dir, key),
+                "--timeout".into(),
+                timeout.clone(),
+            ];
+            if let Some(url) = ctx.cache_urls.get(key).and_then(|u| u.get.clone()) {
+                line.extend(["--url".into(), url]);
             }
-            let (program, mut argv) = ctx.helper_args("cache-extractor");
-            argv.extend(args);
-            w.if_cmd_with_output(program, &argv);
-            w.notice("Successfully extracted cache");
-            w.else_branch();
-            w.warning(&format!("Failed to extract cache for {key}"));
-            opened += 1;
+            let mut failed = vec![Step::Warning(format!("Failed to extract cache for {key}"))];
+            failed.append(&mut tail);
+            tail = vec![
+                Step::Notice(format!("Checking cache for {key}...")),
+                Step::Try {
+                    helper: line,
+                    ok: vec![Step::Notice("Successfully extracted cache".into())],
+                    failed,
+                },
+            ];
         }
-        for _ in 0..opened {
-            w.end_if();
-        }
+        plan.append(&mut tail);
     }
-    true
+    Some(plan)
 }
 
-pub(crate) fn archive(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, on_failure: bool) -> bool {
+pub(crate) fn archive(ctx: &ScriptContext<'_>, on_failure: bool) -> Option<Vec<Step>> {
     let specs: Vec<&CacheSpec> =
         ctx.job.cache.iter().filter(|c| c.policy.pushes() && c.when.applies(!on_failure)).collect();
     if specs.is_empty() {
-        return false;
+        return None;
     }
-    prelude(ctx, w, true);
+    let mut plan = Vec::new();
     for spec in specs {
         let Some(key) = cache_key(&spec.key, ctx) else {
-            w.warning(&format!("Skipping cache archiving: invalid cache key {:?}", spec.key));
+            plan.push(Step::Warning(format!("Skipping cache archiving: invalid cache key {:?}", spec.key)));
             continue;
         };
         if spec.paths.is_empty() && !spec.untracked {
-            w.warning(&format!("No paths to archive for cache {key}"));
+            plan.push(Step::Warning(format!("No paths to archive for cache {key}")));
             continue;
         }
-        w.notice(&format!("Creating cache {key}..."));
-        let file = cache_archive_path(ctx.cache_dir, &key);
-        let (program, mut argv) = ctx.helper_args("cache-archiver");
-        argv.extend(["--file", file.as_str()]);
+        plan.push(Step::Notice(format!("Creating cache {key}...")));
+        let mut line: Vec<String> =
+            vec!["cache-archiver".into(), "--file".into(), cache_archive_path(ctx.cache_dir, &key)];
         for p in &spec.paths {
-            argv.extend(["--path", p.as_str()]);
+            line.extend(["--path".into(), p.clone()]);
         }
         if spec.untracked {
-            argv.push("--untracked");
+            line.push("--untracked".into());
         }
-        let url = ctx.cache_urls.get(&key).and_then(|u| u.put.clone());
-        if let Some(url) = &url {
-            argv.extend(["--url", url.as_str()]);
+        if let Some(url) = ctx.cache_urls.get(&key).and_then(|u| u.put.clone()) {
+            line.extend(["--url".into(), url]);
         }
-        w.if_cmd_with_output(program, &argv);
-        w.notice("Created cache");
-        w.else_branch();
-        w.warning(&format!("Failed to create cache {key}"));
-        w.end_if();
+        plan.push(Step::Try {
+            helper: line,
+            ok: vec![Step::Notice("Created cache".into())],
+            failed: vec![Step::Warning(format!("Failed to create cache {key}"))],
+        });
     }
-    true
+    Some(plan)
 }

@@ -6,6 +6,7 @@
 mod artifacts;
 mod cache;
 mod get_sources;
+mod plan;
 
 pub use get_sources::{GitStrategy, git_strategy};
 mod user_script;
@@ -61,13 +62,6 @@ impl ScriptContext<'_> {
         self.variables.iter().rev().find(|v| v.key == key).map(|v| v.value.as_str())
     }
 
-    fn helper_args<'b>(&'b self, sub: &'b str) -> (&'b str, Vec<&'b str>) {
-        let program = self.helper.first().map(String::as_str).unwrap_or("kiln");
-        let mut args: Vec<&str> = self.helper.iter().skip(1).map(String::as_str).collect();
-        args.push(sub);
-        (program, args)
-    }
-
     fn file_variable_path(&self, key: &str) -> String {
         format!("{}/{key}", self.tmp_dir)
     }
@@ -86,10 +80,7 @@ pub fn native(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<NativeScript> {
             tmp_dir: ctx.tmp_dir.into(),
             steps: vec![NativeStep::HostLine],
         }),
-        Stage::DownloadArtifacts => artifacts::download_native(ctx),
-        Stage::UploadArtifactsOnSuccess => artifacts::upload_native(ctx, false),
-        Stage::UploadArtifactsOnFailure => artifacts::upload_native(ctx, true),
-        _ => None,
+        _ => plan::native(ctx, &planned(stage, ctx)?),
     }
 }
 
@@ -104,17 +95,31 @@ pub fn build(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<String> {
         }
         Stage::GetSources => get_sources::get_sources(ctx, w.as_mut()),
         Stage::ClearWorktree => get_sources::clear_worktree(ctx, w.as_mut()),
-        Stage::RestoreCache => cache::restore(ctx, w.as_mut()),
-        Stage::DownloadArtifacts => artifacts::download(ctx, w.as_mut()),
         Stage::Step(name) => user_script::step(ctx, name, w.as_mut()),
         Stage::AfterScript => user_script::after_script(ctx, w.as_mut()),
-        Stage::ArchiveCache => cache::archive(ctx, w.as_mut(), false),
-        Stage::ArchiveCacheOnFailure => cache::archive(ctx, w.as_mut(), true),
-        Stage::UploadArtifactsOnSuccess => artifacts::upload(ctx, w.as_mut(), false),
-        Stage::UploadArtifactsOnFailure => artifacts::upload(ctx, w.as_mut(), true),
         Stage::CleanupFileVariables => cleanup_file_variables(ctx, w.as_mut()),
+        _ => match planned(stage, ctx) {
+            Some(p) => {
+                plan::render(ctx, w.as_mut(), &p);
+                true
+            }
+            None => false,
+        },
     };
     any.then(|| w.finish(ctx.debug_trace))
+}
+
+/// The stages made only of messages and helper calls, as plans.
+fn planned(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<Vec<plan::Step>> {
+    match stage {
+        Stage::RestoreCache => cache::restore(ctx),
+        Stage::DownloadArtifacts => artifacts::download(ctx),
+        Stage::ArchiveCache => cache::archive(ctx, false),
+        Stage::ArchiveCacheOnFailure => cache::archive(ctx, true),
+        Stage::UploadArtifactsOnSuccess => artifacts::upload(ctx, false),
+        Stage::UploadArtifactsOnFailure => artifacts::upload(ctx, true),
+        _ => None,
+    }
 }
 
 fn prepare_script(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) {

@@ -139,7 +139,9 @@ def main():
     args.gcl_bin = os.path.abspath(args.gcl_bin)
 
     work = tempfile.mkdtemp(prefix="kiln-vs-gcl-")
-    env_gcl = dict(os.environ, PATH=args.gcl_bin + os.pathsep + os.environ["PATH"], NO_COLOR="1")
+    # gitlab-ci-local reads every GCL_* variable as an option (GCL_DIR would be --dir).
+    env_gcl = {k: v for k, v in os.environ.items() if not k.startswith("GCL_")}
+    env_gcl.update(PATH=args.gcl_bin + os.pathsep + os.environ["PATH"], NO_COLOR="1")
     tools = {
         "kiln exec": ([args.kiln, "exec", "--no-color"], dict(os.environ)),
         # gitlab-ci-local starts every ready job at once; kiln's default is one per CPU.

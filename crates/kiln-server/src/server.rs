@@ -87,6 +87,11 @@ impl Server {
         tokio::spawn(async move { crate::ci::push::replay_spool(&replay).await });
         let loops = crate::worker::spawn(app.clone(), stop_rx);
         let router = app::router(app.clone());
+        // Without TCP_NODELAY a response written in pieces (an artifact or a log streamed
+        // from the blob store) waits for the client's delayed ACK: 40 ms a request.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;

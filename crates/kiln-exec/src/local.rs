@@ -142,8 +142,19 @@ pub fn pipeline(
 
 /// The person at the keyboard, from git's configuration.
 pub fn user(root: &Path) -> UserFacts {
-    let name = git_out(root, &["config", "user.name"]).unwrap_or_else(|| "kiln".into());
-    let email = git_out(root, &["config", "user.email"]).unwrap_or_else(|| "kiln@localhost".into());
+    // Both keys from one git process; the last value of a key wins, as `git config <key>` has it.
+    let (mut name, mut email) = (None, None);
+    for line in
+        git_out(root, &["config", "--get-regexp", r"^user\.(name|email)$"]).unwrap_or_default().lines()
+    {
+        match line.split_once(' ') {
+            Some(("user.name", v)) if !v.is_empty() => name = Some(v.to_string()),
+            Some(("user.email", v)) if !v.is_empty() => email = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    let name = name.unwrap_or_else(|| "kiln".into());
+    let email = email.unwrap_or_else(|| "kiln@localhost".into());
     let login = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "kiln".into());
     UserFacts { id: 1, login, email, name }
 }
@@ -210,5 +221,24 @@ impl kiln_payload::CacheKeyFiles for GitCacheKeys {
         let out =
             self.git(&["--literal-pathspecs", "log", "-1", "--format=%H", &self.sha, "--", path], None)?;
         Some(out.trim().to_string()).filter(|id| !id.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    #[test]
+    fn the_user_comes_from_git_config_and_the_last_value_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            assert!(Command::new("git").arg("-C").arg(dir.path()).args(args).status().unwrap().success());
+        };
+        git(&["init", "-q"]);
+        git(&["config", "user.name", "First Name"]);
+        git(&["config", "--add", "user.name", "Ada Lovelace"]);
+        git(&["config", "user.email", "ada@example.com"]);
+        let user = super::user(dir.path());
+        assert_eq!((user.name.as_str(), user.email.as_str()), ("Ada Lovelace", "ada@example.com"));
     }
 }

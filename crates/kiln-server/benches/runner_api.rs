@@ -1,7 +1,7 @@
 //! Runner API figures, printed (a main, not criterion: each figure needs a real
 //! server process with a prepared queue). `cargo bench -p kiln-server --bench
 //! runner_api` runs all on SQLite and PostgreSQL; `-- sqlite` or `-- postgres`
-//! picks one.
+//! picks one, and `ingest`, `latency` or `claims` picks figures.
 //!
 //! - pickup latency: a runner is parked in `POST /jobs/request`; a manual job is
 //!   played through the REST API, whose transaction makes it pending. Measured
@@ -13,7 +13,8 @@
 //! - claim throughput: 10,000 pending jobs (100 pipelines of `parallel: 100`),
 //!   then 200 concurrent requesters over 20 runners until all are claimed.
 //! - log ingest: one job's log sent as 1 MiB `PATCH /trace` chunks, one after
-//!   the other, with the server's peak RSS.
+//!   the other, with the server's peak RSS; then (not timed) read back through
+//!   the REST API and compared, and finished with its crc32 and size.
 //!
 //! The server is this crate's `kiln-server` binary (the system allocator);
 //! `KILN_SERVER_CMD="target/release/kiln server"` measures the `kiln` binary
@@ -371,54 +372,114 @@ async fn log_ingest(s: &Server, store: &Store) {
         }
     };
     let (id, job_token) = (job["id"].as_i64().unwrap(), job["token"].as_str().unwrap().to_string());
-    let chunk: Vec<u8> = (0..1024 * 1024).map(|i| b"0123456789abcdef ingest line\n"[i % 29]).collect();
+    // Each patch differs (its number leads every line), so a log stored out of
+    // order or twice does not read back equal.
+    let patch = |n: usize| -> bytes::Bytes {
+        let line = format!("{n:05} 0123456789abcdef ingest line\n");
+        line.bytes().cycle().take(1024 * 1024).collect::<Vec<u8>>().into()
+    };
+    let chunk_len = 1024 * 1024;
+    let patches: Vec<bytes::Bytes> = (0..size_mib).map(patch).collect();
     let pid_server = s.child.id();
     let before = rss_kib(pid_server, "VmRSS:");
     let started = Instant::now();
-    for n in 0..size_mib {
-        let start = n * chunk.len();
+    for (n, body) in patches.iter().enumerate() {
+        let start = n * chunk_len;
         let r = http
             .patch(format!("{}/api/v4/jobs/{id}/trace", s.url))
             .header("JOB-TOKEN", &job_token)
-            .header("Content-Range", format!("{}-{}", start, start + chunk.len() - 1))
-            .body(chunk.clone())
+            .header("Content-Range", format!("{}-{}", start, start + chunk_len - 1))
+            .body(body.clone())
             .send()
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 202, "patch {n}");
     }
     let elapsed = started.elapsed();
+    let (after, peak) = (rss_kib(pid_server, "VmRSS:"), rss_kib(pid_server, "VmHWM:"));
+    // Not timed: the log reads back as sent, and the final update's checksum
+    // and size match it.
+    let r = http
+        .get(format!("{}/api/v4/projects/{pid}/jobs/{id}/trace", s.url))
+        .header("PRIVATE-TOKEN", &s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let stored = r.bytes().await.unwrap();
+    let mut crc = crc32fast::Hasher::new();
+    for (n, body) in patches.iter().enumerate() {
+        let at = n * chunk_len;
+        assert!(stored.get(at..at + chunk_len) == Some(&body[..]), "patch {n} did not read back as sent");
+        crc.update(body);
+    }
+    assert_eq!(stored.len(), size_mib * chunk_len, "the stored log's length");
+    let r = http
+        .put(format!("{}/api/v4/jobs/{id}", s.url))
+        .json(&json!({
+            "token": job_token, "state": "success", "exit_code": 0,
+            "output": {"checksum": format!("crc32:{:08x}", crc.finalize()), "bytesize": stored.len()},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the final update");
     #[allow(clippy::cast_precision_loss)]
-    let mbps = (size_mib * chunk.len()) as f64 / 1e6 / elapsed.as_secs_f64();
+    let mbps = (size_mib * chunk_len) as f64 / 1e6 / elapsed.as_secs_f64();
     println!(
         "  log ingest: {size_mib} MiB in 1 MiB patches, {:.2} s: {mbps:.0} MB/s; server RSS {} MiB before, {} MiB after, peak {} MiB",
         elapsed.as_secs_f64(),
         before / 1024,
-        rss_kib(pid_server, "VmRSS:") / 1024,
-        rss_kib(pid_server, "VmHWM:") / 1024
+        after / 1024,
+        peak / 1024
     );
 }
 
-async fn run(backend: Backend) {
+/// Which figures to take: all, or those named on the command line.
+#[derive(Clone, Copy)]
+struct Figures {
+    ingest: bool,
+    latency: bool,
+    claims: bool,
+}
+
+async fn run(backend: Backend, figures: Figures) {
     println!("{backend:?}:");
     let server = start(backend);
     let store = Store::open(&server.database_url).await.unwrap();
     // Ingest first: the RSS figure is then the server's own, not what 10,000
     // claims left in the allocator.
-    log_ingest(&server, &store).await;
-    pickup_latency(&server, &store).await;
-    claim_throughput(&server, &store).await;
+    if figures.ingest {
+        log_ingest(&server, &store).await;
+    }
+    if figures.latency {
+        pickup_latency(&server, &store).await;
+    }
+    if figures.claims {
+        claim_throughput(&server, &store).await;
+    }
     store.close().await;
 }
 
+/// Arguments: `sqlite`, `postgres` (default both) and `ingest`, `latency`,
+/// `claims` (default all), e.g. `-- sqlite ingest`.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let want = |name: &str| args.is_empty() || args.iter().any(|a| name.contains(a.as_str()));
+    let named = |names: &[&str]| args.iter().any(|a| names.contains(&a.as_str()));
+    let figure_names = ["ingest", "latency", "claims"];
+    let some_figure = named(&figure_names);
+    let figures = Figures {
+        ingest: !some_figure || named(&["ingest"]),
+        latency: !some_figure || named(&["latency"]),
+        claims: !some_figure || named(&["claims"]),
+    };
+    let backends: Vec<&String> = args.iter().filter(|a| !figure_names.contains(&a.as_str())).collect();
+    let want = |name: &str| backends.is_empty() || backends.iter().any(|a| name.contains(a.as_str()));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     if want("sqlite") {
-        rt.block_on(run(Backend::Sqlite));
+        rt.block_on(run(Backend::Sqlite, figures));
     }
     if want("postgres") {
-        rt.block_on(run(Backend::Postgres));
+        rt.block_on(run(Backend::Postgres, figures));
     }
 }

@@ -3,12 +3,14 @@
 //! whichever backend the store was opened with.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Sqlite, SqlitePool, Transaction};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::{Error, Result};
 
 /// Tuning for [`crate::Store::open_with`].
@@ -38,9 +40,10 @@ pub enum Backend {
 /// The connection pools. SQLite allows one writer at a time, so writes go through a
 /// one-connection pool (in-process writers queue fairly instead of spinning on
 /// `SQLITE_BUSY`); reads use their own pool and see the last commit through WAL.
+/// Whoever commits on `write` tells `checkpoints` (see `checkpoint`).
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite { write: SqlitePool, read: SqlitePool, checkpoints: Arc<Checkpointer> },
     Postgres(PgPool),
 }
 
@@ -87,7 +90,7 @@ impl Pool {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pool::Sqlite { write, read } => {
+            Pool::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -101,7 +104,9 @@ impl Pool {
 /// after a process crash or a power cut, and an acknowledged commit survives a
 /// process crash; a power cut can lose the last commits before a checkpoint. With
 /// `FULL` every transaction paid one fsync on the single writer, which every job
-/// claim, log patch and status change queue behind.
+/// claim, log patch and status change queue behind. Checkpoints run on a
+/// connection of their own, not in the writer's commits (`checkpoint`); a WAL
+/// that grew during a burst is cut back to 64 MiB when it restarts.
 async fn open_sqlite(path: &str, options: &StoreOptions) -> Result<Pool> {
     let base = SqliteConnectOptions::new()
         .filename(path)
@@ -110,19 +115,27 @@ async fn open_sqlite(path: &str, options: &StoreOptions) -> Result<Pool> {
         .foreign_keys(true)
         .busy_timeout(options.busy_timeout)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-16000");
+        .pragma("cache_size", "-16000")
+        .pragma("journal_size_limit", "67108864");
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(600))
-        .connect_with(base.clone().create_if_missing(true))
+        .connect_with(base.clone().create_if_missing(true).pragma("wal_autocheckpoint", "0"))
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(options.sqlite_readers.max(1))
         .acquire_timeout(Duration::from_secs(600))
-        .connect_with(base)
+        .connect_with(base.clone())
         .await?;
-    Ok(Pool::Sqlite { write, read })
+    // A checkpoint copies pages without the page cache: a small one will do.
+    let checkpoint = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(600))
+        .connect_with(base.pragma("cache_size", "-256"))
+        .await?;
+    let checkpoints = Arc::new(Checkpointer::start(checkpoint));
+    Ok(Pool::Sqlite { write, read, checkpoints })
 }
 
 /// `BEGIN IMMEDIATE` takes SQLite's write lock up front: a deferred transaction that
@@ -139,13 +152,14 @@ pub(crate) async fn begin_sqlite(pool: &SqlitePool) -> Result<Transaction<'stati
 macro_rules! write_tx {
     ($store:expr, |$c:ident, $q:ident| $body:expr) => {{
         match $store.pool() {
-            $crate::db::Pool::Sqlite { write, .. } => {
+            $crate::db::Pool::Sqlite { write, checkpoints, .. } => {
                 #[allow(unused_imports)]
                 use $crate::sql::sqlite as $q;
                 let mut tx = $crate::db::begin_sqlite(write).await?;
                 let $c: &mut sqlx::SqliteConnection = &mut *tx;
                 let out = $body;
                 tx.commit().await?;
+                checkpoints.wrote();
                 Ok::<_, $crate::Error>(out)
             }
             $crate::db::Pool::Postgres(pool) => {

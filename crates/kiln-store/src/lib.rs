@@ -155,6 +155,7 @@
 pub mod artifacts;
 pub mod audit;
 pub mod blob;
+mod checkpoint;
 mod codec;
 mod db;
 pub mod effects;

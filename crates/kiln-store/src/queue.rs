@@ -196,7 +196,11 @@ impl ClaimBatcher {
                     let started = Instant::now();
                     let run = async {
                         match &pool {
-                            Pool::Sqlite { write, .. } => run_batch(write, &batch, &fair, seen).await,
+                            Pool::Sqlite { write, checkpoints, .. } => {
+                                let out = run_batch(write, &batch, &fair, seen).await;
+                                checkpoints.wrote();
+                                out
+                            }
                             Pool::Postgres(pg) => run_batch_pg(pg, &batch, &fair, seen).await,
                         }
                     };

@@ -157,3 +157,48 @@ async fn artifacts_stream_and_expire(backend: Backend) {
     assert!(matches!(blobs.size(&second.blob_key).await, Err(Error::NotFound(_))));
     assert_eq!(s.job_artifacts(job).await.unwrap().len(), 1);
 }
+
+/// SQLite: the writer does not checkpoint in its commits (a background task
+/// does), so a log written to an open store must still reach the database file
+/// on its own, and the WAL must not keep every byte written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_checkpoints_while_the_store_is_open() {
+    let db = db(Backend::Sqlite).await;
+    let s = &db.store;
+    let job = one_job(s).await;
+    let patch = 1024 * 1024;
+    let patches = 12;
+    for i in 0..patches {
+        let piece = log_bytes(patch, i as u8);
+        let out = s.append_trace(job, (i * patch) as u64, &piece, u64::MAX).await.unwrap();
+        assert!(matches!(out, Append::Appended(_)));
+    }
+    let file_len = |name: &str| std::fs::metadata(db.dir.path().join(name)).map_or(0, |m| m.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while file_len("kiln.db") < (patches * patch) as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log did not reach the database file: {} bytes, WAL {} bytes",
+            file_len("kiln.db"),
+            file_len("kiln.db-wal")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The WAL restarts from its beginning once it is all in the database.
+    let wal_after_burst = file_len("kiln.db-wal");
+    for i in patches..2 * patches {
+        let piece = log_bytes(patch, i as u8);
+        s.append_trace(job, (i * patch) as u64, &piece, u64::MAX).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    assert!(
+        file_len("kiln.db-wal") <= wal_after_burst.max(4 * patch as u64),
+        "the WAL kept growing: {} bytes after {} bytes",
+        file_len("kiln.db-wal"),
+        wal_after_burst
+    );
+    let blobs = BlobStore::local(db.dir.path().join("blobs")).unwrap();
+    let stored = s.read_trace(&blobs, job, 0, u64::MAX).await.unwrap();
+    assert_eq!(stored.len(), 2 * patches * patch);
+    assert_eq!(&stored[..patch], &log_bytes(patch, 0)[..]);
+}

@@ -69,11 +69,6 @@ const FOREIGN_OPTIONS: &[(&str, &str)] = &[
 /// title: every test of the case).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "artifacts-sequence",
-        "artifacts-sequence --shell-isolation parallel matrix artifacts copied to next stages",
-        "needs the runner to expand variables in `artifacts:paths` (`${NAME}`), as gitlab-runner does; requested in REQUESTS-runner.md",
-    ),
-    (
         "cli-option-variables",
         "",
         "the multi-line `--variable` value was flattened to one line when expected.txt was written",

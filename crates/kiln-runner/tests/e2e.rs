@@ -169,6 +169,50 @@ async fn shell_artifact_stages_run_in_the_runner_unless_the_job_sets_a_proxy() {
     assert!(log.contains("no-such-helper"), "the upload went through the script's helper: {log}");
 }
 
+/// GitLab Runner expands the job's variables in `artifacts:paths`, `artifacts:exclude`,
+/// `artifacts:name` and `cache:paths` (a parallel matrix job naming its own output).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_in_artifact_and_cache_paths_are_expanded() {
+    let (coord, url) = start().await;
+    let dir = temp();
+    let mut j = job(
+        1,
+        &[
+            "mkdir -p out-linux vendor-linux",
+            "echo keep > out-linux/keep.txt",
+            "echo skip > out-linux/skip.txt",
+        ],
+    );
+    j.variables.push(JobVariable::public("PLATFORM", "linux"));
+    j.artifacts = Some(vec![kiln_api::JobArtifact {
+        name: "bin-$PLATFORM".into(),
+        paths: vec!["out-${PLATFORM}/".into()],
+        exclude: vec!["out-$PLATFORM/skip.txt".into()],
+        artifact_type: "archive".into(),
+        ..Default::default()
+    }]);
+    j.cache = vec![kiln_api::CacheSpec {
+        key: "deps".into(),
+        paths: vec!["vendor-$PLATFORM".into()],
+        ..Default::default()
+    }];
+    coord.lock().unwrap().queue.push_back(j);
+    let reports = run_jobs(config(runner(&url, dir.path()), 1), dir.path(), 1).await;
+    let log = trace_of(&coord, 1);
+    assert!(reports[0].outcome.as_ref().unwrap().succeeded, "{log}");
+    assert!(log.contains("out-linux/: found 2 matching artifact files and directories"), "{log}");
+    assert!(log.contains("vendor-linux: found 1 matching"), "{log}");
+    let (name, _, zip) = coord.lock().unwrap().artifacts[&1][0].clone();
+    assert_eq!(name, "bin-linux.zip");
+    let names: Vec<String> = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .unwrap()
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "out-linux/keep.txt"), "{names:?}");
+    assert!(!names.iter().any(|n| n.ends_with("skip.txt")), "excluded: {names:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_script_runs_after_a_failure_and_the_exit_code_is_reported() {
     let (coord, url) = start().await;

@@ -3,6 +3,7 @@
 
 use crate::script::stages::ScriptContext;
 use crate::script::stages::plan::Step;
+use crate::vars::expand;
 
 pub(crate) fn download(ctx: &ScriptContext<'_>) -> Option<Vec<Step>> {
     let deps: Vec<_> = ctx.job.dependencies.iter().filter(|d| d.artifacts_file.is_some()).collect();
@@ -44,18 +45,21 @@ pub(crate) fn upload(ctx: &ScriptContext<'_>, on_failure: bool) -> Option<Vec<St
                 .map(String::from)
                 .to_vec();
         line.extend(["--id".into(), id.clone()]);
+        // GitLab Runner expands the job's variables in paths, excludes and the name
+        // (its own `$VAR` / `${VAR}` expansion, not the shell's).
         for p in &a.paths {
-            line.extend(["--path".into(), p.clone()]);
+            line.extend(["--path".into(), expand(p, ctx.variables)]);
         }
         for e in &a.exclude {
-            line.extend(["--exclude".into(), e.clone()]);
+            line.extend(["--exclude".into(), expand(e, ctx.variables)]);
         }
         if a.untracked {
             line.push("--untracked".into());
         }
         line.extend(["--artifact-format".into(), a.artifact_format.as_str().to_string()]);
+        let name = expand(&a.name, ctx.variables);
         for (flag, value) in
-            [("--artifact-type", &a.artifact_type), ("--name", &a.name), ("--expire-in", &a.expire_in)]
+            [("--artifact-type", &a.artifact_type), ("--name", &name), ("--expire-in", &a.expire_in)]
         {
             if !value.is_empty() {
                 line.extend([flag.to_string(), value.clone()]);

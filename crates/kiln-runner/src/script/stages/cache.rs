@@ -124,8 +124,9 @@ pub(crate) fn archive(ctx: &ScriptContext<'_>, on_failure: bool) -> Option<Vec<S
         plan.push(Step::Notice(format!("Creating cache {key}...")));
         let mut line: Vec<String> =
             vec!["cache-archiver".into(), "--file".into(), cache_archive_path(ctx.cache_dir, &key)];
+        // Expanded with the job's variables, as GitLab Runner does (`$VAR`, `${VAR}`).
         for p in &spec.paths {
-            line.extend(["--path".into(), p.clone()]);
+            line.extend(["--path".into(), expand(p, ctx.variables)]);
         }
         if spec.untracked {
             line.push("--untracked".into());

@@ -319,13 +319,21 @@ async fn protocol(backend: Backend) {
     assert_eq!(download.bytes().await.unwrap().to_vec(), archive);
 
     // A final update ahead of the log waits (202) until the log is complete.
-    let log2 = b"build\nok\n";
+    // Longer than the pieces the REST API reads a log in (1 MiB), sent in two
+    // patches after the first 6 bytes.
+    let mut log2 = b"build\nok\n".to_vec();
+    for n in 0..60_000 {
+        log2.extend_from_slice(format!("line {n:06} of the test job's log\n").as_bytes());
+    }
+    let log2 = log2.as_slice();
     assert_eq!(runner.patch(test_id, &test_token, 0, &log2[..6]).await.status(), StatusCode::ACCEPTED);
     let final_update = json!({"state": "success", "output": {"checksum": format!("crc32:{:08x}", crc32(log2)), "bytesize": log2.len()}});
     let early = runner.update(test_id, &test_token, final_update.clone()).await;
     assert_eq!(early.status(), StatusCode::ACCEPTED);
     assert!(!header(&early, "X-GitLab-Trace-Update-Interval").is_empty());
-    assert_eq!(runner.patch(test_id, &test_token, 6, &log2[6..]).await.status(), StatusCode::ACCEPTED);
+    let half = 6 + (log2.len() - 6) / 2;
+    assert_eq!(runner.patch(test_id, &test_token, 6, &log2[6..half]).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(runner.patch(test_id, &test_token, half, &log2[half..]).await.status(), StatusCode::ACCEPTED);
     let done = runner.update(test_id, &test_token, final_update).await;
     assert_eq!(done.status(), StatusCode::OK);
 
@@ -345,6 +353,16 @@ async fn protocol(backend: Backend) {
     let stored = stored.bytes().await.unwrap();
     assert_eq!(&stored[..], log);
     assert_eq!(crc32(&stored), crc32(log));
+    let stored = http
+        .get(format!("{base}/projects/{project_id}/jobs/{test_id}/trace"))
+        .header("PRIVATE-TOKEN", &server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    let stored = stored.bytes().await.unwrap();
+    assert_eq!(stored.len(), log2.len());
+    assert!(&stored[..] == log2, "the test job's log read back differs");
 }
 
 #[tokio::test]

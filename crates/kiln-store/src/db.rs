@@ -117,14 +117,20 @@ async fn open_sqlite(path: &str, options: &StoreOptions) -> Result<Pool> {
         .pragma("temp_store", "memory")
         .pragma("cache_size", "-16000")
         .pragma("journal_size_limit", "67108864");
+    // No ping before handing out a connection (sqlx's default): a SQLite
+    // connection is a file handle that does not go stale, and the ping was one
+    // more round trip to the connection's thread in every transaction, on the
+    // path from a job becoming pending to the runner's 201.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(600))
         .connect_with(base.clone().create_if_missing(true).pragma("wal_autocheckpoint", "0"))
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(options.sqlite_readers.max(1))
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(600))
         .connect_with(base.clone())
         .await?;

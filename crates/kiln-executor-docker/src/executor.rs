@@ -15,7 +15,7 @@ use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use kiln_api::JobVariable;
 use kiln_runner::executor::{
-    Environment, ExecError, Executor, ExecutorCommand, JobSetup, PredefinedEnvironment,
+    Environment, ExecError, Executor, ExecutorCommand, JobSetup, PredefinedEnvironment, native,
 };
 use kiln_runner::script::ShellKind;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,9 @@ pub struct DockerExecutor {
     network: Option<String>,
     build: Option<String>,
     scripts: Option<tempfile::TempDir>,
+    /// Predefined stages with a native form may run in the runner (they run on this
+    /// machine anyway): no variable changes what a helper process would do.
+    native: bool,
 }
 
 impl std::fmt::Debug for DockerExecutor {
@@ -93,6 +96,7 @@ impl DockerExecutor {
             network: None,
             build: None,
             scripts: None,
+            native: false,
         }
     }
 
@@ -350,6 +354,7 @@ impl Executor for DockerExecutor {
         variables: &[JobVariable],
         cancel: &CancellationToken,
     ) -> Result<(), ExecError> {
+        self.native = native::allowed(variables);
         tokio::select! {
             r = self.prepare_inner(variables) => r,
             () = cancel.cancelled() => Err(ExecError::Canceled),
@@ -359,6 +364,11 @@ impl Executor for DockerExecutor {
     async fn run(&mut self, cmd: ExecutorCommand) -> Result<(), ExecError> {
         let Some(setup) = &self.setup else { return Err(system("the docker executor was not prepared")) };
         if cmd.stage.is_predefined() {
+            if let Some(result) =
+                native::run_if_usable(cmd.native.as_ref(), self.native, &setup.trace, &cmd.cancel).await
+            {
+                return result;
+            }
             let Some(dir) = &self.scripts else { return Err(system("the docker executor was not prepared")) };
             return crate::host::run_stage(
                 dir.path(),

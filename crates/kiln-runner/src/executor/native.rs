@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::executor::ExecError;
 use crate::helper;
 use crate::script::native::{NativeScript, NativeStep};
-use crate::trace::{TraceStream, ansi};
+use crate::trace::{STREAM_WORK, StreamKind, TraceStream, ansi};
 
 /// Variables a helper process would read from its environment (proxies, TLS roots):
 /// a job that sets one gets the script, so its helper sees them.
@@ -17,13 +17,13 @@ const HELPER_ENVIRONMENT: [&str; 6] =
     ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"];
 
 /// Whether a job with these final variables may have its stages run in process.
-pub(crate) fn allowed(variables: &[JobVariable]) -> bool {
+pub fn allowed(variables: &[JobVariable]) -> bool {
     !variables.iter().any(|v| HELPER_ENVIRONMENT.iter().any(|k| k.eq_ignore_ascii_case(&v.key)))
 }
 
 /// Whether earlier stages left variables in `GITLAB_ENV` (`<tmp>/gitlab_runner_env`),
 /// which the script would export before calling the helper.
-pub(crate) fn env_file_is_empty(script: &NativeScript) -> bool {
+fn env_file_is_empty(script: &NativeScript) -> bool {
     std::fs::metadata(script.tmp_dir.join("gitlab_runner_env")).map_or(true, |m| m.len() == 0)
 }
 
@@ -46,10 +46,28 @@ fn host_name() -> String {
     nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
+/// Runs `script` in process when there is one and the job allows it ([`allowed`], and no
+/// variables waiting in `GITLAB_ENV`); `None` when the executor must run the stage's script.
+/// For executors whose stages (or predefined stages) run on this machine, as this user.
+pub async fn run_if_usable(
+    script: Option<&NativeScript>,
+    allowed: bool,
+    trace: &std::sync::Arc<crate::trace::JobTrace>,
+    cancel: &CancellationToken,
+) -> Option<Result<(), ExecError>> {
+    let script = script.filter(|s| allowed && env_file_is_empty(s))?;
+    let stdout = trace.stream(STREAM_WORK, StreamKind::Stdout);
+    let stderr = trace.stream(STREAM_WORK, StreamKind::Stderr);
+    let result = run(script, &stdout, &stderr, cancel).await;
+    stdout.close();
+    stderr.close();
+    Some(result)
+}
+
 /// Runs the steps in order; a failing helper prints its error as the helper binary does
 /// and, outside a [`NativeStep::Try`], fails the stage with exit code 1 as the script's
 /// `errexit` would.
-pub(crate) async fn run(
+async fn run(
     script: &NativeScript,
     stdout: &TraceStream,
     stderr: &TraceStream,

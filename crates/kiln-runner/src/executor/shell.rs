@@ -121,12 +121,9 @@ impl Executor for ShellExecutor {
         };
         // The scripts run here, as this user, in this environment: a stage that is only
         // helper calls or a known line needs neither the shell nor the helper binary.
-        if let Some(script) = cmd.native.as_ref().filter(|s| self.native && native::env_file_is_empty(s)) {
-            let stdout = setup.trace.stream(STREAM_WORK, StreamKind::Stdout);
-            let stderr = setup.trace.stream(STREAM_WORK, StreamKind::Stderr);
-            let result = native::run(script, &stdout, &stderr, &cmd.cancel).await;
-            stdout.close();
-            stderr.close();
+        if let Some(result) =
+            native::run_if_usable(cmd.native.as_ref(), self.native, &setup.trace, &cmd.cancel).await
+        {
             return result;
         }
         let path = dir.path().join(format!("{}.{}", cmd.stage.name(), shell.extension()));

@@ -21,8 +21,8 @@ pub fn allowed(variables: &[JobVariable]) -> bool {
     !variables.iter().any(|v| HELPER_ENVIRONMENT.iter().any(|k| k.eq_ignore_ascii_case(&v.key)))
 }
 
-/// Whether earlier stages left variables in `GITLAB_ENV` (`<tmp>/gitlab_runner_env`),
-/// which the script would export before calling the helper.
+/// Whether `GITLAB_ENV` (`<tmp>/gitlab_runner_env`) is empty: variables an earlier stage
+/// left there are exported by the script before it calls the helper.
 fn env_file_is_empty(script: &NativeScript) -> bool {
     std::fs::metadata(script.tmp_dir.join("gitlab_runner_env")).map_or(true, |m| m.len() == 0)
 }

@@ -49,6 +49,9 @@ pub(crate) async fn append(
     if data.is_empty() {
         return Ok(Append::Appended(current));
     }
+    // All the chunks the append touches in one statement: a round trip per
+    // 128 KiB chunk was most of a 1 MiB patch's time on PostgreSQL.
+    let mut rows: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut pos = current.size;
     let mut rest = data;
     while !rest.is_empty() {
@@ -56,24 +59,22 @@ pub(crate) async fn append(
         let within = pos % CHUNK_SIZE;
         let room = usize::try_from(CHUNK_SIZE - within).unwrap_or(usize::MAX);
         let (piece, tail) = rest.split_at(room.min(rest.len()));
-        let stored = if within == 0 { Vec::new() } else { chunk(c, job, index).await?.to_vec() };
+        let stored = if within == 0 { Vec::with_capacity(piece.len()) } else { chunk(c, job, index).await?.to_vec() };
         if stored.len() as u64 != within {
             return Err(Error::Invalid(format!("trace of job {job}: chunk {index} has {} bytes, expected {within}", stored.len())));
         }
         let mut joined = stored;
         joined.extend_from_slice(piece);
-        sqlx::query(
-            "INSERT INTO trace_chunks (job_id, chunk_index, data) VALUES ($1, $2, $3)
-             ON CONFLICT (job_id, chunk_index) DO UPDATE SET data = excluded.data",
-        )
-        .bind(job.0)
-        .bind(to_i64(index))
-        .bind(joined)
-        .execute(&mut *c)
-        .await?;
+        rows.push((to_i64(index), joined));
         pos += piece.len() as u64;
         rest = tail;
     }
+    let mut insert = sqlx::QueryBuilder::new("INSERT INTO trace_chunks (job_id, chunk_index, data) ");
+    insert.push_values(rows, |mut b, (index, bytes)| {
+        b.push_bind(job.0).push_bind(index).push_bind(bytes);
+    });
+    insert.push(" ON CONFLICT (job_id, chunk_index) DO UPDATE SET data = excluded.data");
+    insert.build().execute(&mut *c).await?;
     let mut hasher = crc32fast::Hasher::new_with_initial(current.crc32);
     hasher.update(data);
     let crc = hasher.finalize();

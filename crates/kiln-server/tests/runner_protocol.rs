@@ -343,24 +343,20 @@ async fn protocol(backend: Backend) {
         })
         .await;
     assert_eq!(pipeline["status"], "success");
-    let stored = http
-        .get(format!("{base}/projects/{project_id}/jobs/{build_id}/trace"))
-        .header("PRIVATE-TOKEN", &server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stored.status(), StatusCode::OK);
-    let stored = stored.bytes().await.unwrap();
+    let read_log = |job_id| {
+        let request = http
+            .get(format!("{base}/projects/{project_id}/jobs/{job_id}/trace"))
+            .header("PRIVATE-TOKEN", &server.token);
+        async move {
+            let stored = request.send().await.unwrap();
+            assert_eq!(stored.status(), StatusCode::OK);
+            stored.bytes().await.unwrap()
+        }
+    };
+    let stored = read_log(build_id).await;
     assert_eq!(&stored[..], log);
     assert_eq!(crc32(&stored), crc32(log));
-    let stored = http
-        .get(format!("{base}/projects/{project_id}/jobs/{test_id}/trace"))
-        .header("PRIVATE-TOKEN", &server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stored.status(), StatusCode::OK);
-    let stored = stored.bytes().await.unwrap();
+    let stored = read_log(test_id).await;
     assert_eq!(stored.len(), log2.len());
     assert!(&stored[..] == log2, "the test job's log read back differs");
 }

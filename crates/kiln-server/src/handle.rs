@@ -3,10 +3,10 @@
 //! running server's own store and wake-ups, not a second connection.
 
 use kiln_pipeline::event::Event;
-use kiln_store::effects::ApplyOptions;
 use kiln_store::jobs::JobFilter;
 use kiln_store::{Page, RunnerId};
 
+use crate::api::pipelines::apply;
 use crate::app::App;
 use crate::error::ServerError;
 
@@ -30,14 +30,12 @@ impl ServerHandle {
         let mut canceled = 0;
         for job in &jobs.items {
             let event = Event::CancelJob { job: job.number };
-            match self.app.store.handle_event(job.pipeline_id, &event, ApplyOptions::now()).await {
-                Ok(_) => canceled += 1,
-                Err(kiln_store::Error::Rejected(_) | kiln_store::Error::NotFound(_)) => {}
+            match apply(&self.app, job.pipeline_id, &event, None).await {
+                Ok(Ok(_)) => canceled += 1,
+                // It ended meanwhile.
+                Ok(Err(_)) | Err(kiln_store::Error::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-        }
-        if canceled > 0 {
-            self.app.processing.notify_one();
         }
         Ok(canceled)
     }

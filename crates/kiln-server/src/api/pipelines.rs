@@ -411,21 +411,34 @@ async fn variables(
     Ok(ok(entities))
 }
 
-/// Handles a person's event on a pipeline; `Ok(false)` when the state machine refused it.
+/// Handles a person's event on a pipeline; `Ok(Err(_))` when the state machine refused it.
 pub(crate) async fn act(
     app: &App,
     caller: &Caller,
     pipeline: PipelineId,
     event: Event,
 ) -> ApiResult<Result<kiln_store::effects::Handled, Rejected>> {
-    let options = ApplyOptions { now: Millis::now(), actor: caller.user().map(|u| u.id) };
-    match app.store.handle_event(pipeline, &event, options).await {
+    Ok(apply(app, pipeline, &event, caller.user().map(|u| u.id)).await?)
+}
+
+/// Applies an event to a pipeline as `actor` and wakes the processing loop:
+/// every action on a pipeline or job, from the API or the embedding process
+/// ([`crate::ServerHandle`]), goes through here. `Ok(Err(_))` when the state
+/// machine refused it.
+pub(crate) async fn apply(
+    app: &App,
+    pipeline: PipelineId,
+    event: &Event,
+    actor: Option<kiln_store::UserId>,
+) -> kiln_store::Result<Result<kiln_store::effects::Handled, Rejected>> {
+    let options = ApplyOptions { now: Millis::now(), actor };
+    match app.store.handle_event(pipeline, event, options).await {
         Ok(handled) => {
             app.processing.notify_one();
             Ok(Ok(handled))
         }
         Err(kiln_store::Error::Rejected(rejected)) => Ok(Err(rejected)),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -285,14 +285,9 @@ impl Store {
         read_tx!(self, |c, q| q::runners::matcher(c, runner, manager).await?)
     }
 
-    /// Whether an online (contacted since `since`), unpaused runner could take this
-    /// pending job: stuck-job detection drops jobs for which none could.
-    pub async fn job_has_online_runner(&self, job: BuildId, since: Millis) -> Result<bool> {
-        Ok(self.jobs_without_online_runner(&[job], since).await?.is_empty())
-    }
-
-    /// Of these pending jobs, the ones no online, unpaused runner could take
-    /// (one look at the runners for all of them).
+    /// Of these pending jobs, the ones no online (contacted since `since`),
+    /// unpaused runner could take (one look at the runners for all of them):
+    /// stuck-job detection drops them.
     pub async fn jobs_without_online_runner(&self, jobs: &[BuildId], since: Millis) -> Result<Vec<BuildId>> {
         read_tx!(self, |c, q| q::runners::jobs_without_online_runner(c, jobs, since).await?)
     }

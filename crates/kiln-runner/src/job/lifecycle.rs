@@ -505,11 +505,11 @@ impl JobRunner {
         if user && self.control.is_canceling() {
             return Err(StageError::Graceful);
         }
-        let ctx = self.stage_context(&stage, r, job_status);
-        let Some(script) = stages::build(&stage, &ctx) else {
+        let Some(stages::Built { script, native }) =
+            stages::build_stage(&stage, &self.stage_context(&stage, r, job_status))
+        else {
             return Ok(());
         };
-        let native = stages::native(&stage, &ctx);
         let name = stage.name();
         self.set_stage(&name);
         self.trace.start_section(&name, false);

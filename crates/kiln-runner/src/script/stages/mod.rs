@@ -67,21 +67,31 @@ impl ScriptContext<'_> {
     }
 }
 
-/// The stage as steps the runner may do itself ([`crate::script::native`]), for the
-/// stages that are only helper calls or a known line; `None` for every other stage,
-/// and under `CI_DEBUG_TRACE`, whose shell trace of each command the job log must show.
-pub fn native(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<NativeScript> {
-    if ctx.debug_trace {
-        return None;
-    }
-    match stage {
-        Stage::PrepareScript => Some(NativeScript {
+/// A stage ready to run: the script every executor can run and, for the stages
+/// that are only helper calls or a known line, the same stage as steps the runner
+/// may do itself ([`crate::script::native`]); there is no native form under
+/// `CI_DEBUG_TRACE`, whose shell trace of each command the job log must show.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub script: String,
+    pub native: Option<NativeScript>,
+}
+
+/// The stage, or `None` when it has nothing to do. A planned stage is planned once
+/// for both of its forms.
+pub fn build_stage(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<Built> {
+    let Some(plan) = planned(stage, ctx) else {
+        let native = (matches!(stage, Stage::PrepareScript) && !ctx.debug_trace).then(|| NativeScript {
             dir: ctx.builds_dir.into(),
             tmp_dir: ctx.tmp_dir.into(),
             steps: vec![NativeStep::HostLine],
-        }),
-        _ => plan::native(ctx, &planned(stage, ctx)?),
-    }
+        });
+        return build(stage, ctx).map(|script| Built { script, native });
+    };
+    let mut w = ctx.shell.writer();
+    plan::render(ctx, w.as_mut(), &plan);
+    let native = if ctx.debug_trace { None } else { plan::native(ctx, &plan) };
+    Some(Built { script: w.finish(ctx.debug_trace), native })
 }
 
 /// The script for a stage, or `None` when the stage has nothing to do.

@@ -364,8 +364,11 @@ impl Executor for DockerExecutor {
     async fn run(&mut self, cmd: ExecutorCommand) -> Result<(), ExecError> {
         let Some(setup) = &self.setup else { return Err(system("the docker executor was not prepared")) };
         if cmd.stage.is_predefined() {
+            // A checkout that borrows objects from this machine would be broken in the
+            // build container, which cannot see their path.
+            let native_form = cmd.native.as_ref().filter(|s| !s.borrows_objects());
             if let Some(result) =
-                native::run_if_usable(cmd.native.as_ref(), self.native, &setup.trace, &cmd.cancel).await
+                native::run_if_usable(native_form, self.native, &setup.trace, &cmd.cancel).await
             {
                 return result;
             }

@@ -15,6 +15,7 @@
 //! Kubernetes providers live in their own crates and are handed in by the binary.
 
 pub mod custom;
+mod local_sources;
 pub mod native;
 pub mod process;
 pub mod shell;

@@ -6,7 +6,7 @@ use std::io::Write;
 use kiln_api::JobVariable;
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::ExecError;
+use crate::executor::{ExecError, local_sources};
 use crate::helper;
 use crate::script::native::{NativeScript, NativeStep};
 use crate::trace::{STREAM_WORK, StreamKind, TraceStream, ansi};
@@ -106,6 +106,10 @@ fn run_steps<'a>(
                 NativeStep::Try { helper: cmd, ok, failed } => {
                     let next = if helper(script, cmd, stdout, stderr).await? { ok } else { failed };
                     run_steps(script, next, stdout, stderr).await?;
+                }
+                NativeStep::Sources(sources) => {
+                    let out = local_sources::Output { stdout, stderr };
+                    local_sources::run(sources, &script.dir, &script.tmp_dir, &out).await?;
                 }
             }
         }

@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use crate::helper::HelperCommand;
+use crate::script::stages::GitStrategy;
 
 /// One step of a stage done in process.
 #[derive(Debug, Clone)]
@@ -26,6 +27,38 @@ pub enum NativeStep {
     Helper(HelperCommand),
     /// A helper whose failure is handled: `ok` after success, `failed` after failure.
     Try { helper: HelperCommand, ok: Vec<NativeStep>, failed: Vec<NativeStep> },
+    /// `get_sources` from a repository on this machine (see [`LocalSources`]).
+    Sources(Box<LocalSources>),
+}
+
+/// `get_sources` from a repository on this machine, as the script would do it with
+/// `git init`, `git fetch` and `git checkout`, but borrowing the source's objects
+/// (`objects/info/alternates`, as `git clone --shared` does) instead of copying them
+/// through `git upload-pack`: a fetch from a local snapshot is a dozen processes and
+/// most of a short job's time. Run by `crate::executor::local_sources`.
+#[derive(Debug, Clone)]
+pub struct LocalSources {
+    pub strategy: GitStrategy,
+    /// The source repository (the `file://` URL's path); empty for `none` and `empty`.
+    pub source: PathBuf,
+    pub url: String,
+    /// Explicit, forced refspecs (`+<src>:<dst>`).
+    pub refspecs: Vec<String>,
+    /// `GIT_DEPTH`; `0` is the full history.
+    pub depth: i64,
+    pub sha: String,
+    pub ref_name: String,
+    /// `GIT_CHECKOUT` is not `false`.
+    pub checkout: bool,
+    /// `GIT_CLEAN_FLAGS`, split; `None` for `none`.
+    pub clean_flags: Option<Vec<String>>,
+    /// `GIT_LFS_SKIP_SMUDGE` was unset: LFS files are pulled where `.gitattributes` ask.
+    pub lfs: bool,
+    /// What the script's git commands would see: the job's variables (file variables as
+    /// their paths) and the git settings the script exports.
+    pub env: Vec<(String, String)>,
+    /// File variables to write, as the script's prelude does: path and content.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 /// A stage as steps the runner performs itself.
@@ -36,4 +69,13 @@ pub struct NativeScript {
     /// The job's temporary area (`<project dir>.tmp`): downloads wait here.
     pub tmp_dir: PathBuf,
     pub steps: Vec<NativeStep>,
+}
+
+impl NativeScript {
+    /// Whether the stage leaves a repository that points at objects on this machine
+    /// ([`LocalSources`]): only for executors whose later stages run here too, not in a
+    /// container that cannot see the source's path.
+    pub fn borrows_objects(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, NativeStep::Sources(_)))
+    }
 }

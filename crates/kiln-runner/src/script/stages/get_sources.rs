@@ -5,7 +5,10 @@
 //! the submodule variables and `GIT_LFS_SKIP_SMUDGE`. The remote URL carries the job
 //! token, so it is never echoed.
 
+use std::path::PathBuf;
+
 use crate::script::ScriptWriter;
+use crate::script::native::{LocalSources, NativeScript, NativeStep};
 use crate::script::stages::{ScriptContext, prelude};
 
 /// `GIT_STRATEGY`.
@@ -70,6 +73,101 @@ pub(crate) fn get_sources(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter) -> 
         w.line(post);
     }
     true
+}
+
+/// Variables whose meaning GitLab Runner itself gives, or that no git command of this
+/// stage reads: any other `GIT_*` variable (`GIT_DIR`, `GIT_CONFIG_*`, ...) could change
+/// what the script's git commands do where the native form writes files itself.
+const PLAIN_GIT_VARIABLES: [&str; 16] = [
+    "GIT_STRATEGY",
+    "GIT_DEPTH",
+    "GIT_CHECKOUT",
+    "GIT_CLEAN_FLAGS",
+    "GIT_FETCH_EXTRA_FLAGS",
+    "GIT_SUBMODULE_STRATEGY",
+    "GIT_SUBMODULE_DEPTH",
+    "GIT_SUBMODULE_UPDATE_FLAGS",
+    "GIT_SUBMODULE_PATHS",
+    "GIT_SUBMODULE_FORCE_HTTPS",
+    "GIT_LFS_SKIP_SMUDGE",
+    "GIT_CLONE_PATH",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+];
+
+/// The stage as one [`LocalSources`] step, when the repository is on this machine (a
+/// `file://` URL: `kiln exec`'s snapshot) and the job asks for nothing the native form
+/// does not do: no hooks, no submodules, no extra fetch flags, explicit forced refspecs,
+/// no `GIT_*` variable that redirects git. `None` means the script.
+pub(crate) fn native(ctx: &ScriptContext<'_>) -> Option<NativeScript> {
+    let hooks = ctx.hooks.pre_get_sources.is_some()
+        || ctx.hooks.post_get_sources.is_some()
+        || ctx.job.hooks.iter().any(|h| h.name.ends_with("_get_sources_script") && !h.script.is_empty());
+    let redirected = ctx
+        .variables
+        .iter()
+        .any(|v| v.key.starts_with("GIT_") && !PLAIN_GIT_VARIABLES.contains(&v.key.as_str()));
+    if ctx.debug_trace || hooks || redirected {
+        return None;
+    }
+    let strategy = git_strategy(ctx);
+    let source = match strategy {
+        GitStrategy::None | GitStrategy::Empty => PathBuf::new(),
+        GitStrategy::Clone | GitStrategy::Fetch => {
+            let info = &ctx.job.git_info;
+            let path = info.repo_url.strip_prefix("file://").filter(|p| p.starts_with('/'))?;
+            let forced = |r: &String| r.starts_with('+') && r.contains(':') && !r.contains('*');
+            let submodules = matches!(ctx.var("GIT_SUBMODULE_STRATEGY"), Some("normal" | "recursive"));
+            if info.refspecs.is_empty()
+                || !info.refspecs.iter().all(forced)
+                || ctx.var("GIT_FETCH_EXTRA_FLAGS").is_some()
+                || submodules
+            {
+                return None;
+            }
+            PathBuf::from(path)
+        }
+    };
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut files = Vec::new();
+    for v in ctx.variables {
+        if v.file {
+            let path = ctx.file_variable_path(&v.key);
+            files.push((PathBuf::from(&path), v.value.clone()));
+            env.push((v.key.clone(), path));
+        } else {
+            env.push((v.key.clone(), v.value.clone()));
+        }
+    }
+    env.push(("GITLAB_ENV".into(), format!("{}/gitlab_runner_env", ctx.tmp_dir)));
+    env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
+    env.push(("GCM_INTERACTIVE".into(), "Never".into()));
+    let lfs = ctx.var("GIT_LFS_SKIP_SMUDGE").is_none();
+    if lfs {
+        env.push(("GIT_LFS_SKIP_SMUDGE".into(), "1".into()));
+    }
+    let clean = ctx.var("GIT_CLEAN_FLAGS").unwrap_or("-ffdx");
+    let sources = LocalSources {
+        strategy,
+        source,
+        url: ctx.job.git_info.repo_url.clone(),
+        refspecs: ctx.job.git_info.refspecs.clone(),
+        depth: ctx.job.git_info.depth,
+        sha: ctx.job.git_info.sha.clone(),
+        ref_name: ctx.job.git_info.ref_name.clone(),
+        checkout: ctx.var("GIT_CHECKOUT") != Some("false"),
+        clean_flags: (clean != "none").then(|| split_flags(clean).into_iter().map(String::from).collect()),
+        lfs,
+        env,
+        files,
+    };
+    Some(NativeScript {
+        dir: ctx.project_dir.into(),
+        tmp_dir: ctx.tmp_dir.into(),
+        steps: vec![NativeStep::Sources(Box::new(sources))],
+    })
 }
 
 fn fetch(ctx: &ScriptContext<'_>, w: &mut dyn ScriptWriter, clone: bool) {

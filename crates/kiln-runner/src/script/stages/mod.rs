@@ -81,11 +81,15 @@ pub struct Built {
 /// for both of its forms.
 pub fn build_stage(stage: &Stage, ctx: &ScriptContext<'_>) -> Option<Built> {
     let Some(plan) = planned(stage, ctx) else {
-        let native = (matches!(stage, Stage::PrepareScript) && !ctx.debug_trace).then(|| NativeScript {
-            dir: ctx.builds_dir.into(),
-            tmp_dir: ctx.tmp_dir.into(),
-            steps: vec![NativeStep::HostLine],
-        });
+        let native = match stage {
+            Stage::PrepareScript if !ctx.debug_trace => Some(NativeScript {
+                dir: ctx.builds_dir.into(),
+                tmp_dir: ctx.tmp_dir.into(),
+                steps: vec![NativeStep::HostLine],
+            }),
+            Stage::GetSources => get_sources::native(ctx),
+            _ => None,
+        };
         return build(stage, ctx).map(|script| Built { script, native });
     };
     let mut w = ctx.shell.writer();

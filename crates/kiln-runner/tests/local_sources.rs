@@ -192,17 +192,22 @@ async fn lfs_attributes_in_a_subdirectory_make_both_ways_run_git_lfs_pull() {
     );
     let sha = media.commit("media");
     let src = Source { _root: root, repo: media, main: sha };
-    let mut j = local_job(&src, 1, 20, &[("GIT_STRATEGY", "clone")]);
+    let mut j = local_job(&src, 1, 20, &[]);
     j.git_info.refspecs.retain(|r| r.contains("heads"));
     let (native, script) = (temp(), temp());
-    let (native_log, native_ok) = run_in(native.path(), j.clone()).await;
-    let (script_log, script_ok) = run_in(script.path(), scripted(j)).await;
-    assert_eq!(native_ok, script_ok, "{native_log}\n---\n{script_log}");
-    assert_eq!(sources_section(&native_log), sources_section(&script_log));
     let lfs =
         std::process::Command::new("git").args(["lfs", "version"]).output().is_ok_and(|o| o.status.success());
-    if lfs {
-        // `git lfs pull` ran and found no object for the pointer (the source has no LFS store).
-        assert!(!native_ok && native_log.contains("Failed to fetch some objects"), "{native_log}");
+    // A fresh clone, then a fetch into it (cleaned with the default flags).
+    for strategy in ["clone", "fetch"] {
+        let mut j = j.clone();
+        j.variables.push(JobVariable::public("GIT_STRATEGY", strategy));
+        let (native_log, native_ok) = run_in(native.path(), j.clone()).await;
+        let (script_log, script_ok) = run_in(script.path(), scripted(j)).await;
+        assert_eq!(native_ok, script_ok, "{strategy}: {native_log}\n---\n{script_log}");
+        assert_eq!(sources_section(&native_log), sources_section(&script_log), "{strategy}");
+        if lfs {
+            // `git lfs pull` ran and found no object for the pointer (the source has no LFS store).
+            assert!(!native_ok && native_log.contains("Failed to fetch some objects"), "{native_log}");
+        }
     }
 }

@@ -109,8 +109,11 @@ pub(crate) async fn run(s: &LocalSources, dir: &Path, tmp: &Path, out: &Output<'
             args.extend(flags.iter().map(String::as_str));
             git_cmd.must(&args).await?;
         }
+        // `-ffdx` leaves nothing but the checkout either (untracked, ignored, nested
+        // repositories: all gone).
+        let only_checkout = fresh || s.clean_flags.as_deref().is_some_and(|f| f == ["-ffdx"]);
         if s.lfs {
-            let wanted = if fresh {
+            let wanted = if only_checkout {
                 attributes_ask_for_lfs(dir)
             } else {
                 let pathspec = ":(glob)**/.gitattributes";

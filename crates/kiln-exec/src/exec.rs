@@ -132,23 +132,31 @@ pub fn run(
     let text = std::fs::read(&file).map_err(io(format!("failed to read {}", file.display())))?;
     let config_path = workdir::relative_path(&file, &root);
     let kiln_dir = root.join(".kiln");
-    let facts = git::read(&root);
+    let running = opts.mode == Mode::Run;
+    // The git facts and the snapshot are a dozen git processes between them, and
+    // neither needs the other until the snapshot is named: they run side by side.
+    let (facts, user, snap) = std::thread::scope(|scope| {
+        let facts = scope.spawn(|| (git::read(&root), running.then(|| local::user(&root))));
+        let snap = running.then(|| {
+            std::fs::create_dir_all(&kiln_dir).map_err(io("failed to create .kiln"))?;
+            let _ = std::fs::write(kiln_dir.join(".gitignore"), "*\n");
+            snapshot::take(&root, &kiln_dir).map_err(ExecError::from)
+        });
+        let (facts, user) = facts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (facts, user, snap)
+    });
+    let snap = snap.transpose()?;
     let default_branch = facts.default_branch.clone().unwrap_or_else(|| "main".into());
     let chosen = local::choose_ref(&root, &facts, opts.git_ref.as_deref(), &default_branch);
     let protected = !chosen.tag && chosen.name == default_branch;
 
     let mut counters = local::Counters::load(&kiln_dir);
     let pipeline_id = counters.pipelines + 1;
-    let running = opts.mode == Mode::Run;
-    let snap = if running {
-        std::fs::create_dir_all(&kiln_dir).map_err(io("failed to create .kiln"))?;
-        let _ = std::fs::write(kiln_dir.join(".gitignore"), "*\n");
+    if let Some(snap) = &snap {
         let kind = if chosen.tag { "tags" } else { "heads" };
         let refs = vec![format!("refs/{kind}/{}", chosen.name), format!("refs/pipelines/{pipeline_id}")];
-        Some(snapshot::take(&root, &kiln_dir, &refs)?)
-    } else {
-        None
-    };
+        snapshot::point(snap, &refs)?;
+    }
     let sha = snap.as_ref().map_or_else(|| facts.commit.sha.clone(), |s| s.sha.clone());
     let repo = kiln_dir.join("repo.git");
 
@@ -247,14 +255,7 @@ pub fn run(
     let coordinator = Coordinator::new(Setup {
         state,
         specs: jobs,
-        facts: Facts {
-            server,
-            project,
-            pipeline,
-            user: Some(local::user(&root)),
-            runner: local::runner(),
-            variables,
-        },
+        facts: Facts { server, project, pipeline, user, runner: local::runner(), variables },
         job_id_base,
         play,
         artifacts_dir: kiln_dir.join("artifacts").join(pipeline_id.to_string()),

@@ -92,9 +92,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
     move |source| SnapshotError::Io { path: path.to_path_buf(), source }
 }
 
-/// Snapshots `root` into `<kiln_dir>/repo.git` and points `refs` (full ref
-/// names) at the result.
-pub fn take(root: &Path, kiln_dir: &Path, refs: &[String]) -> Result<Snapshot, SnapshotError> {
+/// Snapshots `root` into `<kiln_dir>/repo.git`; [`point`] then names it. (The
+/// two are apart so the snapshot need not wait for the facts that choose the
+/// ref: `kiln exec` reads those at the same time.)
+pub fn take(root: &Path, kiln_dir: &Path) -> Result<Snapshot, SnapshotError> {
     let repo = kiln_dir.join("repo.git");
     if !repo.join("HEAD").is_file() {
         run(Command::new("git").args(["init", "--bare", "-q"]).arg(&repo))?;
@@ -170,11 +171,18 @@ pub fn take(root: &Path, kiln_dir: &Path, refs: &[String]) -> Result<Snapshot, S
         }
         (run(&mut commit)?, true)
     };
-    if !refs.is_empty() {
-        let mut update = snap(&repo, root, &index);
-        update.args(["update-ref", "--stdin"]).stdin(std::process::Stdio::piped());
-        let commands: String = refs.iter().map(|r| format!("update {r} {sha}\n")).collect();
-        run_with_input(&mut update, commands.as_bytes())?;
-    }
     Ok(Snapshot { repository: repo, sha, head, dirty })
+}
+
+/// Points `refs` (full ref names) of the snapshot repository at the snapshot.
+pub fn point(snapshot: &Snapshot, refs: &[String]) -> Result<(), SnapshotError> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let mut update = Command::new("git");
+    update.env("GIT_DIR", &snapshot.repository).args(["update-ref", "--stdin"]);
+    update.stdin(std::process::Stdio::piped());
+    let commands: String = refs.iter().map(|r| format!("update {r} {}\n", snapshot.sha)).collect();
+    run_with_input(&mut update, commands.as_bytes())?;
+    Ok(())
 }

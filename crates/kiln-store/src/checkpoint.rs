@@ -16,6 +16,12 @@
 //! adding to it, so a WAL past [`RESTART_PAGES`] gets a `RESTART` checkpoint,
 //! which waits for the writer's current transaction and resets the WAL, bounding
 //! its size under an endless stream of writes.
+//!
+//! The task's connection is the store's like any other: [`Checkpointer::close`]
+//! ends the task and closes it with the store's pools. Left open, it kept the
+//! database, its WAL and shared memory open after the store closed, and the
+//! writer's close was no longer the last one, which is the close that moves the
+//! WAL into the database and deletes it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +41,8 @@ const RESTART_PAGES: i64 = 65_536;
 pub(crate) struct Checkpointer {
     wake: Arc<Notify>,
     task: JoinHandle<()>,
+    /// The task's connection, kept here to close it.
+    pool: SqlitePool,
 }
 
 impl Checkpointer {
@@ -44,6 +52,7 @@ impl Checkpointer {
         let wake = Arc::new(Notify::new());
         let task = {
             let wake = Arc::clone(&wake);
+            let pool = pool.clone();
             tokio::spawn(async move {
                 loop {
                     wake.notified().await;
@@ -57,12 +66,21 @@ impl Checkpointer {
                 }
             })
         };
-        Checkpointer { wake, task }
+        Checkpointer { wake, task, pool }
     }
 
     /// A write transaction committed.
     pub(crate) fn wrote(&self) {
         self.wake.notify_one();
+    }
+
+    /// Ends the task and closes its connection, once a checkpoint it was running
+    /// has given the connection back (a checkpoint moves committed pages only, so
+    /// cutting one short loses nothing; the last connection's close does a full one).
+    /// Later writes wake nobody.
+    pub(crate) async fn close(&self) {
+        self.task.abort();
+        self.pool.close().await;
     }
 }
 

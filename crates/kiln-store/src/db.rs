@@ -90,7 +90,10 @@ impl Pool {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pool::Sqlite { write, read, .. } => {
+            Pool::Sqlite { write, read, checkpoints } => {
+                // The writer closes last: the last connection to close checkpoints
+                // the WAL and deletes it.
+                checkpoints.close().await;
                 read.close().await;
                 write.close().await;
             }

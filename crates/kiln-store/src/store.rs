@@ -49,8 +49,9 @@ impl Store {
         self.inner.pool.backend()
     }
 
-    /// Closes the pools: waits for connections in use, then closes them cleanly
-    /// (SQLite checkpoints its WAL on the last close).
+    /// Closes the pools, the SQLite checkpointer's connection included: waits for
+    /// connections in use, then closes them cleanly (SQLite checkpoints its WAL on
+    /// the last close and deletes it), so no handle on the database is left open.
     pub async fn close(&self) {
         self.inner.notifier.stop();
         self.inner.pool.close().await;

@@ -178,16 +178,22 @@ pub(crate) async fn instance_running(c: &mut Conn) -> Result<Vec<(ProjectId, i64
     rows.iter().map(|r| Ok((ProjectId(r.try_get("project_id")?), r.try_get("running")?))).collect()
 }
 
-/// Whether this queued job matches the runner.
-pub(crate) async fn matches_job(c: &mut Conn, runner: &RunnerMatch, build: i64) -> Result<bool> {
+/// Of the queued jobs among `jobs`, the ones this runner could take: one query
+/// for the lot (stuck-job detection asks this of every online runner).
+pub(crate) async fn matching_jobs(c: &mut Conn, runner: &RunnerMatch, jobs: &[i64]) -> Result<Vec<i64>> {
     let wher = candidates(runner);
-    let found: Option<i64> =
-        sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q WHERE {wher} AND q.job_id = $4"))
-            .bind(runner.runner.0)
-            .bind(group_traversal(runner))
-            .bind(to_json(&runner.tags)?)
-            .bind(build)
-            .fetch_optional(&mut *c)
-            .await?;
-    Ok(found.is_some())
+    // The ids travel as one JSON array, as `jobs::list` passes its statuses: the
+    // same text binds on both backends.
+    let among = if PG {
+        "q.job_id IN (SELECT value::bigint FROM jsonb_array_elements_text($4::jsonb))"
+    } else {
+        "q.job_id IN (SELECT value FROM json_each($4))"
+    };
+    Ok(sqlx::query_scalar(sqlf!("SELECT q.job_id FROM pending_jobs q WHERE {wher} AND {among}"))
+        .bind(runner.runner.0)
+        .bind(group_traversal(runner))
+        .bind(to_json(&runner.tags)?)
+        .bind(to_json(&jobs)?)
+        .fetch_all(&mut *c)
+        .await?)
 }

@@ -1,5 +1,7 @@
 //! Runners and runner managers: queries (compiled per backend, see `sql`).
 
+use std::collections::HashSet;
+
 use sqlx::Row;
 
 use super::{Conn, DbRow, namespaces, queue};
@@ -273,7 +275,8 @@ pub(crate) async fn matcher(c: &mut Conn, runner: &Runner, manager: RunnerManage
 }
 
 /// Of `jobs`, the ones no online (contacted since `since`), unpaused runner
-/// could take. The online runners' matchers are built once for all of them.
+/// could take. Each online runner is asked once which of the jobs still without
+/// one it could take, and the runners after the last job found one are not asked.
 pub(crate) async fn jobs_without_online_runner(c: &mut Conn, jobs: &[BuildId], since: Millis) -> Result<Vec<BuildId>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
@@ -282,19 +285,16 @@ pub(crate) async fn jobs_without_online_runner(c: &mut Conn, jobs: &[BuildId], s
         .bind(since.0)
         .fetch_all(&mut *c)
         .await?;
-    let mut matchers = Vec::with_capacity(rows.len());
+    let mut orphans = jobs.to_vec();
     for row in &rows {
-        let r = runner(c, row).await?;
-        matchers.push(matcher(c, &r, RunnerManagerId(0)).await?);
-    }
-    let mut orphans = Vec::new();
-    'jobs: for job in jobs {
-        for m in &matchers {
-            if queue::matches_job(c, m, job.0).await? {
-                continue 'jobs;
-            }
+        if orphans.is_empty() {
+            break;
         }
-        orphans.push(*job);
+        let r = runner(c, row).await?;
+        let m = matcher(c, &r, RunnerManagerId(0)).await?;
+        let ids: Vec<i64> = orphans.iter().map(|j| j.0).collect();
+        let taken: HashSet<i64> = queue::matching_jobs(c, &m, &ids).await?.into_iter().collect();
+        orphans.retain(|j| !taken.contains(&j.0));
     }
     Ok(orphans)
 }

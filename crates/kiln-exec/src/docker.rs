@@ -117,6 +117,7 @@ pub fn choose(
 #[derive(Clone)]
 pub struct PerJobProvider {
     pub docker: Arc<dyn ExecutorProvider>,
+    pub shell: ShellProvider,
 }
 
 impl ExecutorProvider for PerJobProvider {
@@ -143,7 +144,7 @@ impl ExecutorProvider for PerJobProvider {
     ) -> Result<Box<dyn Executor>, ExecError> {
         Ok(Box::new(PerJobExecutor {
             docker: Some(self.docker.create(runner, settings)?),
-            shell: Some(ShellProvider.create(runner, settings)?),
+            shell: Some(self.shell.create(runner, settings)?),
             chosen: None,
         }))
     }
@@ -207,7 +208,7 @@ mod tests {
 
     fn support(answer: Result<(), String>) -> DockerSupport {
         DockerSupport {
-            provider: Arc::new(ShellProvider),
+            provider: Arc::new(ShellProvider::default()),
             probe: Arc::new(move || answer.clone()),
             default_image: "alpine:latest".into(),
         }
@@ -255,7 +256,11 @@ mod tests {
     #[test]
     fn the_probe_is_not_asked_when_no_job_has_an_image() {
         let probe: Probe = Arc::new(|| panic!("probed"));
-        let d = DockerSupport { provider: Arc::new(ShellProvider), probe, default_image: String::new() };
+        let d = DockerSupport {
+            provider: Arc::new(ShellProvider::default()),
+            probe,
+            default_image: String::new(),
+        };
         assert_eq!(pick(Asked::Auto, Some(&d), false, false).0, "shell");
     }
 }

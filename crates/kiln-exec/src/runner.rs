@@ -143,9 +143,11 @@ fn providers(choice: &Choice) -> Providers {
     let docker: Option<Arc<dyn kiln_runner::executor::ExecutorProvider>> = match choice {
         Choice::Shell => None,
         Choice::Docker(d) => Some(d.provider.clone()),
-        Choice::PerJob(d) => Some(Arc::new(PerJobProvider { docker: d.provider.clone() })),
+        Choice::PerJob(d) => {
+            Some(Arc::new(PerJobProvider { docker: d.provider.clone(), shell: Default::default() }))
+        }
     };
-    Providers { docker, kubernetes: None }
+    Providers { docker, kubernetes: None, shell: Default::default() }
 }
 
 /// The helper command of this binary (`<exe> runner helper`).

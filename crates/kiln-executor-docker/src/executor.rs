@@ -367,8 +367,10 @@ impl Executor for DockerExecutor {
             // A checkout that borrows objects from this machine would be broken in the
             // build container, which cannot see their path.
             let native_form = cmd.native.as_ref().filter(|s| !s.borrows_objects());
+            // (So no shallow walk is ever asked of it.)
+            let walks = native::WalkCache::default();
             if let Some(result) =
-                native::run_if_usable(native_form, self.native, &setup.trace, &cmd.cancel).await
+                native::run_if_usable(native_form, self.native, &walks, &setup.trace, &cmd.cancel).await
             {
                 return result;
             }

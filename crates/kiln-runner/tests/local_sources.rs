@@ -211,3 +211,31 @@ async fn lfs_attributes_in_a_subdirectory_make_both_ways_run_git_lfs_pull() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_one_runner_share_a_walk_only_where_source_tips_and_depth_agree() {
+    let src = source();
+    let (coord, url) = start().await;
+    let dir = temp();
+    // Three projects (three checkouts) of one source: depth 3, depth 3 again (the
+    // runner's walk serves it), depth 1.
+    let mut jobs = Vec::new();
+    for (id, depth) in [(1, 3), (2, 3), (3, 1)] {
+        let mut j = local_job(&src, id, depth, &[("GIT_STRATEGY", "clone")]);
+        j.job_info.project_full_path = Some(format!("acme/widget{id}"));
+        jobs.push(j);
+    }
+    for j in jobs {
+        coord.lock().unwrap().queue.push_back(j);
+    }
+    let reports = run_jobs(config(runner(&url, dir.path()), 1), dir.path(), 3).await;
+    assert!(reports.iter().all(|r| r.outcome.as_ref().is_some_and(|o| o.succeeded)));
+    let checkout = |id: i64| dir.path().join(format!("builds/testtoken/0/acme/widget{id}"));
+    for (id, depth) in [(1, 3), (2, 3), (3, 1)] {
+        let reference = temp();
+        let vars = [("GIT_STRATEGY", "clone")];
+        let (log, ok) = run_in(reference.path(), scripted(local_job(&src, 10 + id, depth, &vars))).await;
+        assert!(ok, "{log}");
+        assert_eq!(state(&checkout(id)), state(&project(reference.path())), "job {id}, depth {depth}");
+    }
+}

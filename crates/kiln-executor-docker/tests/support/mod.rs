@@ -67,7 +67,11 @@ pub async fn run_jobs(runner: RunnerConfig, concurrent: usize, dir: &Path, n: us
     let opts = RunOptions {
         config_path: dir.join("config.toml"),
         working_dir: dir.to_path_buf(),
-        providers: Providers { docker: Some(Arc::new(DockerProvider::new())), kubernetes: None },
+        providers: Providers {
+            docker: Some(Arc::new(DockerProvider::new())),
+            kubernetes: None,
+            shell: Default::default(),
+        },
         // The predefined stages run on this machine and call the helper for caches and
         // artifacts.
         helper: vec![env!("CARGO_BIN_EXE_kiln-docker-test-helper").to_string()],

@@ -191,6 +191,8 @@ pub struct ExecutorSettings {
 pub struct Providers {
     pub docker: Option<Arc<dyn ExecutorProvider>>,
     pub kubernetes: Option<Arc<dyn ExecutorProvider>>,
+    /// Kept, not made per job: its jobs share state ([`shell::ShellProvider`]).
+    pub shell: shell::ShellProvider,
 }
 
 impl std::fmt::Debug for Providers {
@@ -206,7 +208,7 @@ impl Providers {
     /// The provider of a kind, if this process has one.
     pub fn get(&self, kind: ExecutorKind) -> Option<Arc<dyn ExecutorProvider>> {
         match kind {
-            ExecutorKind::Shell => Some(Arc::new(shell::ShellProvider)),
+            ExecutorKind::Shell => Some(Arc::new(self.shell.clone())),
             ExecutorKind::Custom => Some(Arc::new(custom::CustomProvider)),
             ExecutorKind::Docker => self.docker.clone(),
             ExecutorKind::Kubernetes => self.kubernetes.clone(),

@@ -6,6 +6,7 @@ use std::io::Write;
 use kiln_api::JobVariable;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::executor::local_sources::WalkCache;
 use crate::executor::{ExecError, local_sources};
 use crate::helper;
 use crate::script::native::{NativeScript, NativeStep};
@@ -49,16 +50,18 @@ fn host_name() -> String {
 /// Runs `script` in process when there is one and the job allows it ([`allowed`], and no
 /// variables waiting in `GITLAB_ENV`); `None` when the executor must run the stage's script.
 /// For executors whose stages (or predefined stages) run on this machine, as this user.
+/// `walks` are the provider's shallow walks, for `get_sources` ([`WalkCache`]).
 pub async fn run_if_usable(
     script: Option<&NativeScript>,
     allowed: bool,
+    walks: &WalkCache,
     trace: &std::sync::Arc<crate::trace::JobTrace>,
     cancel: &CancellationToken,
 ) -> Option<Result<(), ExecError>> {
     let script = script.filter(|s| allowed && env_file_is_empty(s))?;
     let stdout = trace.stream(STREAM_WORK, StreamKind::Stdout);
     let stderr = trace.stream(STREAM_WORK, StreamKind::Stderr);
-    let result = run(script, &stdout, &stderr, cancel).await;
+    let result = run(script, &stdout, &stderr, walks, cancel).await;
     stdout.close();
     stderr.close();
     Some(result)
@@ -71,10 +74,11 @@ async fn run(
     script: &NativeScript,
     stdout: &TraceStream,
     stderr: &TraceStream,
+    walks: &WalkCache,
     cancel: &CancellationToken,
 ) -> Result<(), ExecError> {
     tokio::select! {
-        result = run_steps(script, &script.steps, stdout, stderr) => result,
+        result = run_steps(script, &script.steps, stdout, stderr, walks) => result,
         () = cancel.cancelled() => Err(ExecError::Canceled),
     }
 }
@@ -84,6 +88,7 @@ fn run_steps<'a>(
     steps: &'a [NativeStep],
     stdout: &'a TraceStream,
     stderr: &'a TraceStream,
+    walks: &'a WalkCache,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ExecError>> + Send + 'a>> {
     Box::pin(async move {
         let mut out = StreamWriter(stdout);
@@ -105,11 +110,11 @@ fn run_steps<'a>(
                 }
                 NativeStep::Try { helper: cmd, ok, failed } => {
                     let next = if helper(script, cmd, stdout, stderr).await? { ok } else { failed };
-                    run_steps(script, next, stdout, stderr).await?;
+                    run_steps(script, next, stdout, stderr, walks).await?;
                 }
                 NativeStep::Sources(sources) => {
                     let out = local_sources::Output { stdout, stderr };
-                    local_sources::run(sources, &script.dir, &script.tmp_dir, &out).await?;
+                    local_sources::run(sources, &script.dir, &script.tmp_dir, walks, &out).await?;
                 }
             }
         }

@@ -20,9 +20,12 @@ use crate::executor::{
 use crate::script::ShellKind;
 use crate::trace::{STREAM_WORK, StreamKind};
 
-/// Provider of shell executors.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ShellProvider;
+/// Provider of shell executors. Its jobs share the shallow walks of their in-process
+/// `get_sources` (the jobs of one local pipeline check out one commit).
+#[derive(Debug, Clone, Default)]
+pub struct ShellProvider {
+    walks: native::WalkCache,
+}
 
 impl ExecutorProvider for ShellProvider {
     fn kind(&self) -> ExecutorKind {
@@ -43,7 +46,7 @@ impl ExecutorProvider for ShellProvider {
         _runner: &RunnerConfig,
         _settings: &ExecutorSettings,
     ) -> Result<Box<dyn Executor>, ExecError> {
-        Ok(Box::new(ShellExecutor::default()))
+        Ok(Box::new(ShellExecutor { walks: self.walks.clone(), ..ShellExecutor::default() }))
     }
 }
 
@@ -56,6 +59,7 @@ pub struct ShellExecutor {
     /// Stages with a native form may run in process (no variable changes what a
     /// helper process would do).
     native: bool,
+    walks: native::WalkCache,
 }
 
 /// An absolute version of a configured directory, relative ones taken from `base`.
@@ -122,7 +126,8 @@ impl Executor for ShellExecutor {
         // The scripts run here, as this user, in this environment: a stage that is only
         // helper calls or a known line needs neither the shell nor the helper binary.
         if let Some(result) =
-            native::run_if_usable(cmd.native.as_ref(), self.native, &setup.trace, &cmd.cancel).await
+            native::run_if_usable(cmd.native.as_ref(), self.native, &self.walks, &setup.trace, &cmd.cancel)
+                .await
         {
             return result;
         }

@@ -13,6 +13,8 @@
 mod refs;
 mod shallow;
 
+pub use shallow::WalkCache;
+
 use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
@@ -46,7 +48,13 @@ impl Output<'_> {
 }
 
 /// Runs the step with the project directory `dir` and the job's temporary area `tmp`.
-pub(crate) async fn run(s: &LocalSources, dir: &Path, tmp: &Path, out: &Output<'_>) -> Result<(), ExecError> {
+pub(crate) async fn run(
+    s: &LocalSources,
+    dir: &Path,
+    tmp: &Path,
+    walks: &WalkCache,
+    out: &Output<'_>,
+) -> Result<(), ExecError> {
     std::fs::create_dir_all(tmp).map_err(|e| out.fail(&format!("mkdir: {}: {e}", tmp.display()), 1))?;
     for (path, content) in &s.files {
         std::fs::write(path, content).map_err(|e| out.fail(&format!("{}: {e}", path.display()), 1))?;
@@ -95,7 +103,7 @@ pub(crate) async fn run(s: &LocalSources, dir: &Path, tmp: &Path, out: &Output<'
     } else {
         out.notice("Fetching changes...");
     }
-    if !borrow(s, &git).await.map_err(|e| out.fail(&format!("fatal: {e}"), 128))? {
+    if !borrow(s, &git, walks).await.map_err(|e| out.fail(&format!("fatal: {e}"), 128))? {
         git_cmd.must(&fetch_args(s, &git)).await?;
     }
     if !s.checkout {
@@ -189,7 +197,7 @@ fn fetch_args(s: &LocalSources, git: &Path) -> Vec<String> {
 }
 
 /// Does the fetch by borrowing the source's objects: `false` when `git fetch` must.
-async fn borrow(s: &LocalSources, git: &Path) -> std::io::Result<bool> {
+async fn borrow(s: &LocalSources, git: &Path, walks: &WalkCache) -> std::io::Result<bool> {
     let Some(source) = refs::git_dir(&s.source) else { return Ok(false) };
     let source_refs = refs::SourceRefs::open(&source);
     let mut updates = Vec::new();
@@ -222,12 +230,21 @@ async fn borrow(s: &LocalSources, git: &Path) -> std::io::Result<bool> {
     let shallow_file = git.join("shallow");
     if s.depth > 0 {
         let tips: Vec<String> = updates.iter().map(|(_, _, oid)| oid.clone()).collect();
-        let mut objects = shallow::Objects::spawn(git, &s.env)?;
-        let walk = shallow::walk(&mut objects, &tips, s.depth.unsigned_abs()).await;
-        objects.close().await;
+        let depth = s.depth.unsigned_abs();
+        let walk = match walks.get(&objects, &tips, depth) {
+            Some(walk) => walk,
+            None => {
+                let mut reader = shallow::Objects::spawn(git, &s.env)?;
+                let walk = shallow::walk(&mut reader, &tips, depth).await;
+                reader.close().await;
+                let walk = walk?;
+                walks.put(&objects, &tips, depth, &walk);
+                walk
+            }
+        };
         let old: Vec<String> =
             std::fs::read_to_string(&shallow_file).unwrap_or_default().lines().map(str::to_string).collect();
-        let list = walk?.apply(&old);
+        let list = walk.apply(&old);
         if list.is_empty() {
             remove_file(&shallow_file)?;
         } else {

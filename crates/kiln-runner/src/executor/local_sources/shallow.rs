@@ -6,9 +6,10 @@
 //! parent that really is absent (the source is a shallow clone itself) makes its child
 //! a boundary too.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -76,8 +77,35 @@ fn header_values<'a>(body: &'a [u8], key: &'a str) -> impl Iterator<Item = Strin
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
+/// Walks this runner has made. The same tips at the same depth in the same source
+/// always give the same walk (a commit's parents never change), and a local
+/// pipeline's jobs all check out one commit: one walk serves them all.
+#[derive(Debug, Clone, Default)]
+pub struct WalkCache(Arc<Mutex<HashMap<WalkKey, Walk>>>);
+
+/// The source's objects directory, the tips, the depth.
+type WalkKey = (PathBuf, Vec<String>, u64);
+
+/// Enough for the pipelines of a busy local runner; the oldest are not worth tracking.
+const CACHED_WALKS: usize = 64;
+
+impl WalkCache {
+    pub(super) fn get(&self, source: &Path, tips: &[String], depth: u64) -> Option<Walk> {
+        let cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(&(source.to_path_buf(), tips.to_vec(), depth)).cloned()
+    }
+
+    pub(super) fn put(&self, source: &Path, tips: &[String], depth: u64, walk: &Walk) {
+        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CACHED_WALKS {
+            cache.clear();
+        }
+        cache.insert((source.to_path_buf(), tips.to_vec(), depth), walk.clone());
+    }
+}
+
 /// What a depth-limited walk found.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Walk {
     /// Commits whose parents are cut off.
     pub(super) boundary: BTreeSet<String>,

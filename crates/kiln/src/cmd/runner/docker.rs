@@ -71,7 +71,7 @@ impl DockerArgs {
 
 /// The executors that live in their own crates, for the runner loop.
 pub(super) fn providers() -> Providers {
-    Providers { docker: Some(Arc::new(DockerProvider::new())), kubernetes: None }
+    Providers { docker: Some(Arc::new(DockerProvider::new())), kubernetes: None, shell: Default::default() }
 }
 
 #[cfg(test)]

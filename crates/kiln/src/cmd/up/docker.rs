@@ -50,6 +50,12 @@ pub(crate) async fn enable(config: &mut Config, disabled: bool) -> (DockerState,
         table.entry("image").or_insert_with(|| "alpine:latest".into());
         runner.docker = Some(table);
     }
-    let provider = PerJobProvider { docker: Arc::new(kiln_executor_docker::DockerProvider::new()) };
-    (DockerState::On(host), Providers { docker: Some(Arc::new(provider)), kubernetes: None })
+    let provider = PerJobProvider {
+        docker: Arc::new(kiln_executor_docker::DockerProvider::new()),
+        shell: Default::default(),
+    };
+    (
+        DockerState::On(host),
+        Providers { docker: Some(Arc::new(provider)), kubernetes: None, shell: Default::default() },
+    )
 }

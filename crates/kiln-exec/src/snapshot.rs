@@ -97,6 +97,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
 /// ref: `kiln exec` reads those at the same time.)
 pub fn take(root: &Path, kiln_dir: &Path) -> Result<Snapshot, SnapshotError> {
     let repo = kiln_dir.join("repo.git");
+    // `HEAD` and its tree at once, asked while the tree is written; an unborn `HEAD`
+    // fails, and then there is neither. (`--` keeps a file named like a revision from
+    // making them ambiguous; it is echoed last.)
+    let mut head_query = git_in(root);
+    head_query.args(["rev-parse", "HEAD^{commit}", "HEAD^{tree}", "--"]);
+    head_query.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let head_child = head_query.spawn().map_err(SnapshotError::Spawn)?;
     if !repo.join("HEAD").is_file() {
         run(Command::new("git").args(["init", "--bare", "-q"]).arg(&repo))?;
     }
@@ -134,10 +141,8 @@ pub fn take(root: &Path, kiln_dir: &Path) -> Result<Snapshot, SnapshotError> {
     add.args(["add", "-A", "--ignore-errors"]);
     run(&mut add)?;
     let tree = run(snap(&repo, root, &index).args(["write-tree"]))?;
-    // `HEAD` and its tree at once; an unborn `HEAD` fails, and then there is neither.
-    // (`--` keeps a file named like a revision from making them ambiguous; it is echoed last.)
-    let (head, head_tree) = match run(git_in(root).args(["rev-parse", "HEAD^{commit}", "HEAD^{tree}", "--"]))
-    {
+    let head_answer = head_child.wait_with_output().map_err(SnapshotError::Spawn)?;
+    let (head, head_tree) = match checked(&head_query, head_answer) {
         Ok(out) => {
             let mut lines = out.lines().map(str::to_string);
             (lines.next().filter(|s| !s.is_empty()), lines.next().filter(|s| !s.is_empty()))

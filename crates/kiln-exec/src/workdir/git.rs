@@ -3,7 +3,7 @@
 //! path and default branch. Flags override every value.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use kiln_config::context::{Commit, PipelineContext, Project};
 
@@ -20,8 +20,22 @@ pub struct GitFacts {
     pub tag: Option<String>,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+/// `git` started with its output captured, for [`answer`] to collect.
+fn start(dir: &Path, args: &[&str]) -> Option<std::process::Child> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+/// Its trimmed standard output when it succeeded with some.
+fn answer(child: Option<std::process::Child>) -> Option<String> {
+    let out = child?.wait_with_output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -31,9 +45,13 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 }
 
 pub fn read(dir: &Path) -> GitFacts {
-    let mut facts =
-        GitFacts { branch: git(dir, &["symbolic-ref", "--short", "-q", "HEAD"]), ..GitFacts::default() };
-    if let Some(line) = git(dir, &["log", "-1", "--format=%H%x00%an%x00%ae%x00%cI%x00%B"]) {
+    // Four independent questions, asked at once: each is a process of a few milliseconds.
+    let branch = start(dir, &["symbolic-ref", "--short", "-q", "HEAD"]);
+    let log = start(dir, &["log", "-1", "--format=%H%x00%an%x00%ae%x00%cI%x00%B"]);
+    let origin = start(dir, &["remote", "get-url", "origin"]);
+    let default_branch = start(dir, &["symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"]);
+    let mut facts = GitFacts { branch: answer(branch), ..GitFacts::default() };
+    if let Some(line) = answer(log) {
         let mut parts = line.splitn(5, '\0');
         facts.commit = Commit {
             sha: parts.next().unwrap_or_default().to_string(),
@@ -44,13 +62,12 @@ pub fn read(dir: &Path) -> GitFacts {
             before_sha: None,
         };
     }
-    let origin = git(dir, &["remote", "get-url", "origin"]);
+    let origin = answer(origin);
     facts.project_path = origin.as_deref().and_then(project_path_of);
     facts.server_host = origin.as_deref().and_then(host_of);
-    facts.default_branch = git(dir, &["symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"])
-        .map(|r| r.trim_start_matches("origin/").to_string());
+    facts.default_branch = answer(default_branch).map(|r| r.trim_start_matches("origin/").to_string());
     if facts.branch.is_none() {
-        facts.tag = git(dir, &["describe", "--tags", "--exact-match", "HEAD"]);
+        facts.tag = answer(start(dir, &["describe", "--tags", "--exact-match", "HEAD"]));
     }
     facts
 }

@@ -2,3 +2,4 @@
 
 pub(crate) mod images;
 pub(crate) mod parse;
+pub(crate) mod preview;

@@ -109,8 +109,13 @@ async fn runner_facts(
     }
     let ids: Vec<_> = pending.iter().map(|j| j.build).collect();
     // When the runners cannot be read, no job is dropped for want of one.
-    let orphans: std::collections::HashSet<_> =
-        app.store.jobs_without_online_runner(&ids, online_since).await.unwrap_or_default().into_iter().collect();
+    let orphans: std::collections::HashSet<_> = app
+        .store
+        .jobs_without_online_runner(&ids, online_since)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let no_runner = pending.into_iter().filter(|j| orphans.contains(&j.build)).collect();
     (no_runner, lost)
 }

@@ -8,6 +8,9 @@
 //! stage builder therefore describes such a stage twice: as the script every
 //! executor can run, and as a [`NativeScript`] that such an executor may run in
 //! process instead, printing the same lines.
+//!
+//! `get_sources` from a repository on this machine is the one stage whose native
+//! form does more than the helpers: see [`LocalSources`].
 
 use std::path::PathBuf;
 

@@ -76,8 +76,14 @@ pub(super) async fn assign(
     req: &JobRequest,
     claimed: Claimed,
 ) -> ApiResult<Assigned> {
-    let Claimed { job, token } = claimed;
-    let (spec, play_variables) = app.store.job_spec_and_variables(job.id).await?;
+    let mut claimed = claimed;
+    // PostgreSQL's claim returns the specification with the assignment.
+    let read = claimed.take_spec_and_variables();
+    let Claimed { job, token, .. } = claimed;
+    let (spec, play_variables) = match read {
+        Some(read) => read?,
+        None => app.store.job_spec_and_variables(job.id).await?,
+    };
     let spec: JobSpec = match serde_json::from_value(spec) {
         Ok(spec) => spec,
         Err(e) => {

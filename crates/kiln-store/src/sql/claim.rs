@@ -199,10 +199,13 @@ pub(crate) async fn claim_group(
                 .push_bind(want.graceful_cancel);
         });
         // SQLite's `RETURNING *` is the updated table's columns; PostgreSQL's would
-        // add the `VALUES` columns (harmless, but not needed).
+        // add the `VALUES` columns (harmless, but not needed). PostgreSQL also
+        // returns the job's specification, which the payload would otherwise read
+        // in a round trip of its own after the commit.
         update.push(if PG {
             ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'pending' AND jobs.runner_id IS NULL
-             RETURNING jobs.*"
+             RETURNING jobs.*, (SELECT d.spec FROM job_definitions d
+                                WHERE d.pipeline_id = jobs.pipeline_id AND d.idx = jobs.definition_idx) AS spec"
         } else {
             ") AS v WHERE jobs.id = v.column1 AND jobs.status = 'pending' AND jobs.runner_id IS NULL
              RETURNING *"
@@ -219,12 +222,18 @@ pub(crate) async fn claim_group(
                 continue;
             };
             let job = jobs::job_with_tags(row, p.tags.clone())?;
+            let definition = if PG {
+                let spec: Option<String> = row.try_get("spec")?;
+                spec.map(|spec| row.try_get("variables").map(|variables| (spec, variables))).transpose()?
+            } else {
+                None
+            };
             if instance {
                 fair.claimed(p.project);
                 deferred.running.push((p.job, p.project));
             }
             deferred.pipelines.push(crate::ids::pipeline_db(job.pipeline_id));
-            out[w] = Some(Claimed { job, token: t.token });
+            out[w] = Some(Claimed { job, token: t.token, definition });
         }
         if still_open.is_empty() {
             break;

@@ -107,7 +107,7 @@ pub fn take(root: &Path, kiln_dir: &Path) -> Result<Snapshot, SnapshotError> {
     if !repo.join("HEAD").is_file() {
         run(Command::new("git").args(["init", "--bare", "-q"]).arg(&repo))?;
     }
-    // One git process for the three paths (each process is a few milliseconds of startup).
+    // One git process for the four paths (each process is a few milliseconds of startup).
     let paths = run(git_in(root).args([
         "rev-parse",
         "--path-format=absolute",
@@ -117,15 +117,29 @@ pub fn take(root: &Path, kiln_dir: &Path) -> Result<Snapshot, SnapshotError> {
         "index",
         "--git-path",
         "info/exclude",
+        "--git-path",
+        "shallow",
     ]))?;
     let mut paths = paths.lines();
-    let (objects, main_index, exclude) = (
+    let (objects, main_index, exclude, shallow) = (
+        paths.next().unwrap_or_default(),
         paths.next().unwrap_or_default(),
         paths.next().unwrap_or_default(),
         paths.next().unwrap_or_default(),
     );
     let alternates = repo.join("objects/info/alternates");
     std::fs::write(&alternates, format!("{objects}\n")).map_err(io(&alternates))?;
+    // A project that is itself a shallow clone lends objects without the history
+    // behind its boundary: the snapshot repository must know that boundary, or a
+    // fetch from it walks into parents nobody has ("unable to parse commit").
+    let own_shallow = repo.join("shallow");
+    match std::fs::read(shallow) {
+        Ok(list) => std::fs::write(&own_shallow, list).map_err(io(&own_shallow))?,
+        Err(_) => match std::fs::remove_file(&own_shallow) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&own_shallow)(e)),
+            _ => {}
+        },
+    }
     let index = repo.join("kiln-index");
     if !index.is_file() && !main_index.is_empty() && Path::new(main_index).is_file() {
         std::fs::copy(main_index, &index).map_err(io(&index))?;

@@ -253,3 +253,31 @@ fn a_second_ctrl_c_stops_at_once_without_waiting_for_after_script() {
     std::thread::sleep(Duration::from_secs(5));
     assert!(!done.exists(), "{}", std::fs::read_to_string(&log).unwrap());
 }
+
+/// A project that is itself a shallow clone (`git clone --depth`) runs at a limited
+/// depth and with the full history (`GIT_DEPTH: 0`): the snapshot carries the
+/// clone's shallow boundary, so the job's fetch does not walk into missing parents.
+#[test]
+fn a_shallow_clone_of_a_project_runs_at_any_depth() {
+    let upstream = project(&[(".gitlab-ci.yml", "history:\n  script:\n    - git log --oneline | wc -l\n")]);
+    for i in 1..=4 {
+        std::fs::write(upstream.path().join("n.txt"), format!("{i}\n")).unwrap();
+        git(upstream.path(), &["add", "n.txt"]);
+        git(upstream.path(), &["commit", "-q", "-m", &format!("commit {i}")]);
+    }
+    let clones = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", upstream.path().display());
+    git(clones.path(), &["clone", "-q", "--depth", "2", &url, "shallow"]);
+    let dir = clones.path().join("shallow");
+    for depth in ["20", "1", "0"] {
+        let out = kiln_exec(&dir, &["--variable", &format!("GIT_DEPTH={depth}")]);
+        let output = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "GIT_DEPTH={depth}: {output}{}", text(&out.stderr));
+        // The clone's two commits (one at depth 1), never the upstream's five.
+        let seen = if depth == "1" { "1" } else { "2" };
+        assert!(
+            output.lines().any(|l| l.ends_with(&format!("| {seen}")) || l.ends_with(&format!(" {seen}"))),
+            "GIT_DEPTH={depth}: {output}"
+        );
+    }
+}

@@ -239,3 +239,38 @@ async fn jobs_of_one_runner_share_a_walk_only_where_source_tips_and_depth_agree(
         assert_eq!(state(&checkout(id)), state(&project(reference.path())), "job {id}, depth {depth}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_clone_s_patterns_fetch_every_branch_and_tag_and_prune_what_the_source_dropped() {
+    let src = source();
+    git(&src.repo.work, &["tag", "-a", "-m", "release", "v1", "HEAD~2"]);
+    git(&src.repo.work, &["push", "-q", "origin", "v1", "side"]);
+    // What GitLab sends for `GIT_DEPTH: 0`.
+    let full = |id: i64| {
+        let mut j = local_job(&src, id, 0, &[("GIT_STRATEGY", "fetch")]);
+        j.git_info.refspecs = vec![
+            "+refs/pipelines/7:refs/pipelines/7".into(),
+            "+refs/heads/*:refs/remotes/origin/*".into(),
+            "+refs/tags/*:refs/tags/*".into(),
+        ];
+        j
+    };
+    let (native, script) = (temp(), temp());
+    for id in [1, 2] {
+        if id == 2 {
+            // The source drops a branch: `--prune` drops our copy of it.
+            git(&src.repo.work, &["push", "-q", "origin", "--delete", "side"]);
+        }
+        let (native_log, ok) = run_in(native.path(), full(id)).await;
+        assert!(ok, "{native_log}");
+        let (script_log, ok) = run_in(script.path(), scripted(full(id))).await;
+        assert!(ok, "{script_log}");
+        let (n, s) = (project(native.path()), project(script.path()));
+        assert!(borrows(&n), "the patterns were fetched in process");
+        assert_eq!(state(&n), state(&s), "fetch {id}");
+        assert_eq!(sources_section(&native_log), sources_section(&script_log), "fetch {id}");
+        let refs = git(&n, &["for-each-ref", "--format=%(refname)"]);
+        assert!(refs.contains("refs/tags/v1"), "{refs}");
+        assert_eq!(refs.contains("refs/remotes/origin/side"), id == 1, "{refs}");
+    }
+}

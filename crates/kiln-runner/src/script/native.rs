@@ -45,7 +45,7 @@ pub struct LocalSources {
     /// The source repository (the `file://` URL's path); empty for `none` and `empty`.
     pub source: PathBuf,
     pub url: String,
-    /// Explicit, forced refspecs (`+<src>:<dst>`).
+    /// Forced refspecs (`+<src>:<dst>`): names, or `<prefix>/*` patterns on both sides.
     pub refspecs: Vec<String>,
     /// `GIT_DEPTH`; `0` is the full history.
     pub depth: i64,

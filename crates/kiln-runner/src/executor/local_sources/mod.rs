@@ -200,16 +200,32 @@ fn fetch_args(s: &LocalSources, git: &Path) -> Vec<String> {
 async fn borrow(s: &LocalSources, git: &Path, walks: &WalkCache) -> std::io::Result<bool> {
     let Some(source) = refs::git_dir(&s.source) else { return Ok(false) };
     let source_refs = refs::SourceRefs::open(&source);
-    let mut updates = Vec::new();
+    // (source name, our name, object); and the prefixes a pattern fetches, which
+    // `--prune` keeps to what the source has.
+    let mut updates: Vec<(String, String, String)> = Vec::new();
+    let mut pruned: Vec<&str> = Vec::new();
     for spec in &s.refspecs {
         let Some((src, dst)) = spec.strip_prefix('+').and_then(|r| r.split_once(':')) else {
             return Ok(false);
         };
-        let Some(oid) = source_refs.resolve(src).filter(|oid| oid.len() == 40) else { return Ok(false) };
-        if !refs::plausible(dst) {
-            return Ok(false);
+        let names = match (src.strip_suffix('*'), dst.strip_suffix('*')) {
+            (Some(from), Some(to)) if from.ends_with('/') && to.ends_with('/') => {
+                if refs::packs_any_under(git, to) {
+                    return Ok(false);
+                }
+                pruned.push(to);
+                let names = source_refs.names_under(from);
+                names.iter().map(|n| (n.clone(), format!("{to}{}", &n[from.len()..]))).collect()
+            }
+            _ => vec![(src.to_string(), dst.to_string())],
+        };
+        for (src, dst) in names {
+            let Some(oid) = source_refs.resolve(&src).filter(|oid| oid.len() == 40) else { return Ok(false) };
+            if !refs::plausible(&dst) {
+                return Ok(false);
+            }
+            updates.push((src, dst, oid));
         }
-        updates.push((src, dst, oid));
     }
     // `git fetch` also brings the tags that point into what it fetched.
     if source_refs.tags().iter().any(|t| !updates.iter().any(|(src, _, _)| src == t)) {
@@ -252,11 +268,24 @@ async fn borrow(s: &LocalSources, git: &Path, walks: &WalkCache) -> std::io::Res
             std::fs::write(&tmp, list.iter().map(|c| format!("{c}\n")).collect::<String>())?;
             std::fs::rename(&tmp, &shallow_file)?;
         }
+    } else if let Ok(list) = std::fs::read(source.join("shallow")) {
+        // The full history is all the source has: a shallow source's boundary is
+        // where an unshallowing fetch from it stops too.
+        let tmp = git.join("shallow.kiln-tmp");
+        std::fs::write(&tmp, list)?;
+        std::fs::rename(&tmp, &shallow_file)?;
     } else {
         remove_file(&shallow_file)?;
     }
     for (_, dst, oid) in &updates {
         refs::write(git, dst, oid)?;
+    }
+    for prefix in pruned {
+        for name in refs::loose_names_under(git, prefix) {
+            if !updates.iter().any(|(_, dst, _)| *dst == name) {
+                remove_file(&git.join(&name))?;
+            }
+        }
     }
     Ok(true)
 }

@@ -67,24 +67,46 @@ impl SourceRefs {
 
     /// Every tag name, loose and packed.
     pub(super) fn tags(&self) -> Vec<String> {
+        self.names_under("refs/tags/")
+    }
+
+    /// Every ref name starting with `prefix` (which ends in `/`), loose and packed.
+    pub(super) fn names_under(&self, prefix: &str) -> Vec<String> {
         let mut names: Vec<String> =
-            self.packed.iter().filter(|(n, _)| n.starts_with("refs/tags/")).map(|(n, _)| n.clone()).collect();
-        let mut stack = vec![self.dir.join("refs/tags")];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push(path);
-                } else if let Ok(rel) = path.strip_prefix(&self.dir) {
-                    names.push(rel.to_string_lossy().into_owned());
-                }
-            }
-        }
+            self.packed.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(n, _)| n.clone()).collect();
+        names.extend(loose_names_under(&self.dir, prefix));
         names.sort();
         names.dedup();
         names
     }
+}
+
+/// The loose refs of the git directory `git` whose names start with `prefix`.
+pub(super) fn loose_names_under(git: &Path, prefix: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![git.join(prefix)];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(git) {
+                names.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Whether the git directory's `packed-refs` holds a ref starting with `prefix`
+/// (pruning those would mean rewriting the file: left to `git fetch`).
+pub(super) fn packs_any_under(git: &Path, prefix: &str) -> bool {
+    std::fs::read_to_string(git.join("packed-refs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .any(|(_, name)| name.starts_with(prefix))
 }
 
 /// Points `name` at `oid` in the git directory `git`, as a loose ref written whole

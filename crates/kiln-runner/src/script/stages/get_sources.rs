@@ -99,7 +99,7 @@ const PLAIN_GIT_VARIABLES: [&str; 16] = [
 
 /// The stage as one [`LocalSources`] step, when the repository is on this machine (a
 /// `file://` URL: `kiln exec`'s snapshot) and the job asks for nothing the native form
-/// does not do: no hooks, no submodules, no extra fetch flags, explicit forced refspecs,
+/// does not do: no hooks, no submodules, no extra fetch flags, forced refspecs (names, or `/*` patterns),
 /// no `GIT_*` variable that redirects git. `None` means the script.
 pub(crate) fn native(ctx: &ScriptContext<'_>) -> Option<NativeScript> {
     let hooks = ctx.hooks.pre_get_sources.is_some()
@@ -118,7 +118,15 @@ pub(crate) fn native(ctx: &ScriptContext<'_>) -> Option<NativeScript> {
         GitStrategy::Clone | GitStrategy::Fetch => {
             let info = &ctx.job.git_info;
             let path = info.repo_url.strip_prefix("file://").filter(|p| p.starts_with('/'))?;
-            let forced = |r: &String| r.starts_with('+') && r.contains(':') && !r.contains('*');
+            // Forced, and either names or one trailing `/*` pattern on each side.
+            let forced = |r: &String| {
+                r.strip_prefix('+').and_then(|r| r.split_once(':')).is_some_and(|(src, dst)| {
+                    let pattern = |side: &str| {
+                        side.strip_suffix("/*").map_or(!side.contains('*'), |p| !p.contains('*'))
+                    };
+                    pattern(src) && pattern(dst) && src.ends_with('*') == dst.ends_with('*')
+                })
+            };
             let submodules = matches!(ctx.var("GIT_SUBMODULE_STRATEGY"), Some("normal" | "recursive"));
             if info.refspecs.is_empty()
                 || !info.refspecs.iter().all(forced)

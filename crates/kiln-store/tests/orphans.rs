@@ -7,9 +7,8 @@ mod common;
 use common::*;
 use kiln_pipeline::Status;
 use kiln_store::jobs::{JobFilter, JobRecord};
-use kiln_store::namespaces::{NewGroup, Visibility};
 use kiln_store::pipelines::PlannedJob;
-use kiln_store::projects::{NewProject, Project, ProjectUpdate};
+use kiln_store::projects::{Project, ProjectUpdate};
 use kiln_store::runners::{ManagerInfo, NewRunner, Runner, RunnerAccessLevel, RunnerType};
 use kiln_store::users::User;
 use kiln_store::{Backend, BuildId, Millis, Page, Store};
@@ -55,28 +54,7 @@ async fn orphans_are_the_jobs_no_online_runner_can_take(backend: Backend) {
     let s = &db.store;
     let owner = user(s, "owner").await;
     // grp/app, grp/sub/lib, other/tool; tool does not use instance runners.
-    let app = project(s, &owner, "app").await;
-    let grp = s.namespace_by_path("grp").await.unwrap();
-    let group = |name: &str, parent| NewGroup {
-        name: name.into(),
-        path: name.into(),
-        parent,
-        visibility: Visibility::Private,
-        description: String::new(),
-    };
-    let sub = s.create_group(&group("sub", Some(grp.id)), owner.id).await.unwrap();
-    let other = s.create_group(&group("other", None), owner.id).await.unwrap();
-    let in_ns = |ns, path: &str| NewProject {
-        namespace: ns,
-        name: path.into(),
-        path: path.into(),
-        description: String::new(),
-        visibility: Visibility::Private,
-        default_branch: "main".into(),
-        creator: None,
-    };
-    let lib = s.create_project(&in_ns(sub.id, "lib")).await.unwrap();
-    let tool = s.create_project(&in_ns(other.id, "tool")).await.unwrap();
+    let [app, lib, tool] = scoped_projects(s, &owner).await;
     let no_instance = ProjectUpdate { shared_runners_enabled: Some(false), ..Default::default() };
     s.update_project(tool.id, &no_instance).await.unwrap();
 
@@ -132,8 +110,11 @@ async fn orphans_are_the_jobs_no_online_runner_can_take(backend: Backend) {
 
     // A group runner of grp, seen exactly at `since`, takes the untagged jobs of
     // grp's projects and its subgroups', not other's.
-    let grp_runner =
-        NewRunner { runner_type: RunnerType::GroupType, group: Some(grp.id), ..NewRunner::instance() };
+    let grp_runner = NewRunner {
+        runner_type: RunnerType::GroupType,
+        group: Some(app.namespace_id),
+        ..NewRunner::instance()
+    };
     runner(s, grp_runner, Some(since)).await;
     all.retain(|n| !app_untagged.contains(n) && n != "lib-feature");
     assert_eq!(orphans().await, all);

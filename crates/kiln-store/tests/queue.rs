@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use kiln_pipeline::Status;
-use kiln_store::namespaces::{NewGroup, Visibility};
 use kiln_store::pipelines::PlannedJob;
 use kiln_store::projects::Project;
 use kiln_store::queue::RunnerMatch;
@@ -143,28 +142,7 @@ async fn scopes_limit_what_a_runner_sees(backend: Backend) {
     let s = &db.store;
     let owner = user(s, "owner").await;
     // grp/app, grp/sub/lib, other/tool.
-    let app = project(s, &owner, "app").await;
-    let grp = s.namespace_by_path("grp").await.unwrap();
-    let new_group = |name: &str, parent| NewGroup {
-        name: name.into(),
-        path: name.into(),
-        parent,
-        visibility: Visibility::Private,
-        description: String::new(),
-    };
-    let sub = s.create_group(&new_group("sub", Some(grp.id)), owner.id).await.unwrap();
-    let other = s.create_group(&new_group("other", None), owner.id).await.unwrap();
-    let in_ns = |ns, path: &str| kiln_store::projects::NewProject {
-        namespace: ns,
-        name: path.into(),
-        path: path.into(),
-        description: String::new(),
-        visibility: Visibility::Private,
-        default_branch: "main".into(),
-        creator: None,
-    };
-    let lib = s.create_project(&in_ns(sub.id, "lib")).await.unwrap();
-    let tool = s.create_project(&in_ns(other.id, "tool")).await.unwrap();
+    let [app, lib, tool] = scoped_projects(s, &owner).await;
     assert_eq!(lib.full_path, "grp/sub/lib");
     for p in [&app, &lib, &tool] {
         started_pipeline(s, p, &owner, vec![job(&format!("in-{}", p.path), 0, &[])]).await;
@@ -187,7 +165,11 @@ async fn scopes_limit_what_a_runner_sees(backend: Backend) {
     // A group runner of `grp` sees its subgroups' projects too, not `other`'s.
     let (_, grp_runner) = runner(
         s,
-        NewRunner { runner_type: RunnerType::GroupType, group: Some(grp.id), ..NewRunner::instance() },
+        NewRunner {
+            runner_type: RunnerType::GroupType,
+            group: Some(app.namespace_id),
+            ..NewRunner::instance()
+        },
     )
     .await;
     assert_eq!(claim_all(grp_runner).await, ["in-app", "in-lib"]);

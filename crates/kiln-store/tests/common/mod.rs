@@ -98,6 +98,34 @@ pub fn manual(name: &str, stage: u32) -> PlannedJob {
     j
 }
 
+/// Three projects in three scopes: `grp/app`, `grp/sub/lib` (a subgroup) and
+/// `other/tool` (another top-level group).
+pub async fn scoped_projects(s: &Store, owner: &User) -> [Project; 3] {
+    let app = project(s, owner, "app").await;
+    let grp = s.namespace_by_path("grp").await.unwrap();
+    let group = |name: &str, parent| NewGroup {
+        name: name.into(),
+        path: name.into(),
+        parent,
+        visibility: Visibility::Private,
+        description: String::new(),
+    };
+    let sub = s.create_group(&group("sub", Some(grp.id)), owner.id).await.unwrap();
+    let other = s.create_group(&group("other", None), owner.id).await.unwrap();
+    let in_ns = |ns, path: &str| NewProject {
+        namespace: ns,
+        name: path.into(),
+        path: path.into(),
+        description: String::new(),
+        visibility: Visibility::Private,
+        default_branch: "main".into(),
+        creator: None,
+    };
+    let lib = s.create_project(&in_ns(sub.id, "lib")).await.unwrap();
+    let tool = s.create_project(&in_ns(other.id, "tool")).await.unwrap();
+    [app, lib, tool]
+}
+
 pub fn new_pipeline(project: &Project, user: &User, jobs: Vec<PlannedJob>) -> NewPipeline {
     NewPipeline {
         project: project.id,

@@ -9,21 +9,6 @@ use std::path::Path;
 use kiln_config::source::FileId;
 use kiln_config::yaml::{Limits, Node, load_documents};
 
-/// Top-level keys that configure the pipeline rather than name a job.
-const GLOBAL_KEYS: &[&str] = &[
-    "default",
-    "include",
-    "stages",
-    "variables",
-    "workflow",
-    "image",
-    "services",
-    "cache",
-    "before_script",
-    "after_script",
-    "spec",
-];
-
 /// What a job of the preview says about its place in the pipeline and its images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Job {
@@ -75,7 +60,7 @@ pub(crate) fn parse(text: &str) -> Result<Preview, String> {
             preview.stages = stages.iter().filter_map(Node::scalar_to_string).collect();
         }
         for (key, node) in map.iter() {
-            if GLOBAL_KEYS.contains(&key.name.as_str()) || key.name.starts_with('.') {
+            if kiln_config::model::is_root_keyword(&key.name) || key.name.starts_with('.') {
                 continue;
             }
             let Some(job) = node.as_map() else { continue };

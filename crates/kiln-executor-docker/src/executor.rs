@@ -364,13 +364,10 @@ impl Executor for DockerExecutor {
     async fn run(&mut self, cmd: ExecutorCommand) -> Result<(), ExecError> {
         let Some(setup) = &self.setup else { return Err(system("the docker executor was not prepared")) };
         if cmd.stage.is_predefined() {
-            // A checkout that borrows objects from this machine would be broken in the
-            // build container, which cannot see their path.
-            let native_form = cmd.native.as_ref().filter(|s| !s.borrows_objects());
-            // (So no shallow walk is ever asked of it.)
-            let walks = native::WalkCache::default();
+            // No local checkout: one that borrows objects from this machine would be
+            // broken in the build container, which cannot see their path.
             if let Some(result) =
-                native::run_if_usable(native_form, self.native, &walks, &setup.trace, &cmd.cancel).await
+                native::run_if_usable(cmd.native.as_ref(), self.native, None, &setup.trace, &cmd.cancel).await
             {
                 return result;
             }

@@ -50,15 +50,23 @@ fn host_name() -> String {
 /// Runs `script` in process when there is one and the job allows it ([`allowed`], and no
 /// variables waiting in `GITLAB_ENV`); `None` when the executor must run the stage's script.
 /// For executors whose stages (or predefined stages) run on this machine, as this user.
-/// `walks` are the provider's shallow walks, for `get_sources` ([`WalkCache`]).
+/// `local_checkout`: the provider's shallow walks ([`WalkCache`]) when the job's later
+/// stages run on this machine too, so a checkout that borrows objects from here works
+/// for them; `None` (a build container cannot see those paths) leaves such a stage
+/// ([`NativeScript::borrows_objects`]) to its script.
 pub async fn run_if_usable(
     script: Option<&NativeScript>,
     allowed: bool,
-    walks: &WalkCache,
+    local_checkout: Option<&WalkCache>,
     trace: &std::sync::Arc<crate::trace::JobTrace>,
     cancel: &CancellationToken,
 ) -> Option<Result<(), ExecError>> {
     let script = script.filter(|s| allowed && env_file_is_empty(s))?;
+    let walks = match local_checkout {
+        Some(walks) => walks,
+        None if script.borrows_objects() => return None,
+        None => &WalkCache::default(),
+    };
     let stdout = trace.stream(STREAM_WORK, StreamKind::Stdout);
     let stderr = trace.stream(STREAM_WORK, StreamKind::Stderr);
     let result = run(script, &stdout, &stderr, walks, cancel).await;

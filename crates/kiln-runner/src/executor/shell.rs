@@ -125,9 +125,14 @@ impl Executor for ShellExecutor {
         };
         // The scripts run here, as this user, in this environment: a stage that is only
         // helper calls or a known line needs neither the shell nor the helper binary.
-        if let Some(result) =
-            native::run_if_usable(cmd.native.as_ref(), self.native, &self.walks, &setup.trace, &cmd.cancel)
-                .await
+        if let Some(result) = native::run_if_usable(
+            cmd.native.as_ref(),
+            self.native,
+            Some(&self.walks),
+            &setup.trace,
+            &cmd.cancel,
+        )
+        .await
         {
             return result;
         }
